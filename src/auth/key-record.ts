@@ -1,0 +1,54 @@
+import { createHash } from 'node:crypto'
+import { z } from 'zod'
+import { budgetPeriodSchema } from '../config/schema.js'
+
+/**
+ * A gateway key as the hot path sees it. The secret itself is never kept: only its
+ * SHA-256 (see `hashKey`) in the store, and `key_prefix` for display.
+ */
+export const keyRecordSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  key_prefix: z.string(),
+  rpm: z.number().int().positive().nullable().default(null),
+  tpm: z.number().int().positive().nullable().default(null),
+  max_concurrency: z.number().int().positive().nullable().default(null),
+  budget_usd: z.number().nonnegative().nullable().default(null),
+  budget_period: budgetPeriodSchema.default('month'),
+  /** Allow-list of model names and `*` patterns; null or empty = every model. */
+  models: z.array(z.string()).nullable().default(null),
+  expires_at: z.string().nullable().default(null),
+  cache_ttl_seconds: z.number().int().nonnegative().nullable().default(null),
+  metadata: z.record(z.string(), z.string()).default({}),
+  created_at: z.string(),
+  revoked_at: z.string().nullable().default(null),
+  /** Declared in the config file: listed by the admin API, never changed by it. */
+  read_only: z.boolean().default(false)
+})
+
+export type KeyRecord = z.infer<typeof keyRecordSchema>
+
+/**
+ * SHA-256 of a key secret, hex. Gateway keys carry at least 192 bits of randomness, so a
+ * fast hash is right here: a slow password hash only helps against guessable secrets,
+ * and it would put milliseconds of CPU on every request.
+ */
+export function hashKey (secret: string): string {
+  return createHash('sha256').update(secret).digest('hex')
+}
+
+/** True when the key may be used at `nowMs`: not revoked and not expired. */
+export function isKeyActive (key: KeyRecord, nowMs: number): boolean {
+  if (key.revoked_at !== null) return false
+  return key.expires_at === null || Date.parse(key.expires_at) > nowMs
+}
+
+/**
+ * Resolves a presented secret to its key record. Implementations keep the hot path off
+ * the store (an in-process cache with invalidation); `undefined` means unknown.
+ * Revoked and expired keys may be returned: the caller checks `isKeyActive`.
+ */
+export interface KeyResolver {
+  resolve (secret: string): KeyRecord | undefined | Promise<KeyRecord | undefined>
+  close? (): Promise<void>
+}

@@ -1,0 +1,94 @@
+import { z } from 'zod'
+
+/**
+ * The one schema for all configuration: environment variables (upper case, as in
+ * CONTRACT.md) merged over the optional config file (lower-case sections). Every type the
+ * rest of the code uses for configuration is inferred from here.
+ */
+
+const intFromEnv = (min: number) => z.coerce.number().int().min(min)
+const boolFromEnv = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+  .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes')
+
+/** USD per 1M tokens, as people write prices; converted to nano-dollars once by metering. */
+export const priceSchema = z.strictObject({
+  input: z.number().nonnegative(),
+  cached_input: z.number().nonnegative().optional(),
+  output: z.number().nonnegative()
+})
+
+export const budgetPeriodSchema = z.enum(['day', 'month', 'total'])
+
+/** Limits a key may carry; also the shape of `limits.defaults` in the config file. */
+export const limitsSchema = z.strictObject({
+  rpm: z.number().int().positive().nullable().optional(),
+  tpm: z.number().int().positive().nullable().optional(),
+  max_concurrency: z.number().int().positive().nullable().optional(),
+  budget_usd: z.number().nonnegative().nullable().optional(),
+  budget_period: budgetPeriodSchema.optional()
+})
+
+/** A read-only key declared in the config file: the secret as `key_sha256`, or as `key` for local use. */
+export const fileKeySchema = limitsSchema.extend({
+  name: z.string().min(1).max(200),
+  key: z.string().min(8).optional(),
+  key_sha256: z.string().regex(/^[0-9a-f]{64}$/i, 'must be 64 hex characters').optional(),
+  models: z.array(z.string().min(1)).optional(),
+  expires_at: z.iso.datetime({ offset: true }).nullable().optional(),
+  cache_ttl_seconds: z.number().int().nonnegative().optional(),
+  metadata: z.record(z.string(), z.string()).optional()
+}).refine((k) => (k.key === undefined) !== (k.key_sha256 === undefined), {
+  message: 'give exactly one of key or key_sha256'
+})
+
+export const configSchema = z.strictObject({
+  PORT: intFromEnv(0).max(65535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  UPSTREAM_BASE_URL: z.url({ protocol: /^https?$/ }).default('https://api.cometapi.com/v1'),
+  /** Never logged, never sent to clients; optional so `npm start` runs and says what is missing upstream. */
+  UPSTREAM_API_KEY: z.string().min(1).optional(),
+  ADMIN_KEY: z.string().min(8).optional(),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+  /** Comma list of host:port; chooses Redis Cluster over REDIS_URL. */
+  REDIS_CLUSTER_NODES: z.string().regex(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, 'must be a comma list of host:port').optional(),
+  DATA_DIR: z.string().min(1).default('./data'),
+  /** Seconds; 0 = no caching unless a key or a request opts in. */
+  CACHE_TTL_SECONDS: intFromEnv(0).default(0),
+  /** `key` keeps each key's answers to itself; `global` shares them across keys. */
+  CACHE_SCOPE: z.enum(['key', 'global']).default('key'),
+  /** Bytes; answers larger than this are not cached. */
+  CACHE_MAX_ENTRY_BYTES: intFromEnv(1).default(4 * 1024 * 1024),
+  /** Bytes; the embedded (in-process) cache evicts least recently used entries beyond this. */
+  CACHE_MEMORY_BYTES: intFromEnv(1).default(256 * 1024 * 1024),
+  /** Bytes (32 MiB). */
+  MAX_BODY_BYTES: intFromEnv(1).default(33_554_432),
+  /** Milliseconds until the upstream's response headers (10 min). */
+  UPSTREAM_TIMEOUT_MS: intFromEnv(1).default(600_000),
+  /** Milliseconds without a body byte from upstream before the response is ended (5 min). */
+  UPSTREAM_BODY_TIMEOUT_MS: intFromEnv(1).default(300_000),
+  /** Milliseconds to establish the upstream TCP/TLS connection. */
+  UPSTREAM_CONNECT_TIMEOUT_MS: intFromEnv(1).default(10_000),
+  /** Keep-alive connections per upstream origin. */
+  UPSTREAM_CONNECTIONS: intFromEnv(1).default(256),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  METRICS_TOKEN: z.string().min(1).optional(),
+  LIMITS_FAIL_MODE: z.enum(['open', 'closed']).default('open'),
+  /** Milliseconds open requests may take to finish after SIGTERM/SIGINT. */
+  DRAIN_TIMEOUT_MS: intFromEnv(0).default(30_000),
+  /** Milliseconds a Redis command may take before the request path gives up on it. */
+  REDIS_COMMAND_TIMEOUT_MS: intFromEnv(1).default(500),
+  /** Trust X-Forwarded-* from a load balancer in front. */
+  TRUST_PROXY: boolFromEnv.default(false),
+
+  // Sections of the config file (GATEWAY_CONFIG). Unknown sections are an error.
+  pricing: z.record(z.string().min(1), priceSchema).default({}),
+  aliases: z.record(z.string().min(1), z.string().min(1)).default({}),
+  keys: z.array(fileKeySchema).default([]),
+  limits: z.strictObject({ defaults: limitsSchema.default({}) }).default({ defaults: {} })
+})
+
+export type GatewayConfig = z.infer<typeof configSchema>
+export type Price = z.infer<typeof priceSchema>
+export type Limits = z.infer<typeof limitsSchema>
+export type FileKey = z.infer<typeof fileKeySchema>
+export type BudgetPeriod = z.infer<typeof budgetPeriodSchema>

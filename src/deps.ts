@@ -1,0 +1,56 @@
+import type { Logger } from 'pino'
+import type { GatewayConfig } from './config/schema.js'
+import type { GatewayDeps } from './app.js'
+import type { Feature, FeatureContext } from './feature.js'
+import { createMetrics } from './metrics/metrics.js'
+import { createUpstream } from './proxy/upstream.js'
+import { staticKeyResolver } from './auth/static-keys.js'
+import { createRedis, redisPing, redisReady, type RedisClient } from './store/redis.js'
+import { openSqlite } from './store/sqlite.js'
+
+/**
+ * Creates every connection and store the config asks for, once: Redis (or Cluster) when
+ * configured, else the embedded SQLite store under DATA_DIR. Called by main.ts, the
+ * demo, the benchmarks and the tests; buildApp itself never connects anything.
+ */
+export async function createDeps (config: GatewayConfig, log: Logger, overrides: { metrics?: ReturnType<typeof createMetrics> } = {}): Promise<GatewayDeps> {
+  const metrics = overrides.metrics ?? createMetrics()
+  const redis = createRedis(config)
+  if (redis !== undefined) {
+    redis.on('error', redisErrorLogger(log))
+    await redisReady(redis)
+  }
+  const sqlite = redis === undefined ? openSqlite(config.DATA_DIR) : undefined
+  const ctx: FeatureContext = { config, log, metrics, redis, sqlite }
+
+  const features: Feature[] = []
+  if (redis !== undefined) features.push(redisFeature(redis))
+  if (sqlite !== undefined) features.push({ name: 'sqlite', close: async () => { sqlite.close() } })
+
+  return {
+    log,
+    upstream: createUpstream(config),
+    keys: staticKeyResolver(ctx.config.keys),
+    metrics,
+    features
+  }
+}
+
+/** Readiness and shutdown of the shared Redis connection (closed last: features close first). */
+function redisFeature (redis: RedisClient): Feature {
+  return {
+    name: 'redis',
+    ready: () => redisPing(redis),
+    close: async () => { await redis.quit().catch(() => redis.disconnect()) }
+  }
+}
+
+/** Logs Redis connection errors once per outage instead of once per retry. */
+function redisErrorLogger (log: Logger): (err: Error) => void {
+  let last = 0
+  return (err) => {
+    const now = Date.now()
+    if (now - last > 10_000) log.warn({ err: err.message }, 'redis unreachable')
+    last = now
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The closed catalogue of errors the gateway itself produces. Each entry fixes the HTTP
+ * status, OpenAI's `type` and `code`, and a message template (`%s` placeholders). One
+ * error handler renders every one of them as `{"error":{message,type,param,code}}`.
+ * Upstream errors never pass through here: they are relayed as the upstream sent them.
+ */
+
+interface ErrorSpec {
+  readonly status: number
+  readonly type: string
+  readonly code: string | null
+  readonly message: string
+  /** Extra response headers (e.g. `x-should-retry: false`). */
+  readonly headers?: Readonly<Record<string, string>>
+}
+
+export const catalogue = {
+  GW_ERR_INVALID_API_KEY: { status: 401, type: 'invalid_request_error', code: 'invalid_api_key', message: 'Incorrect API key provided: %s. Ask your gateway admin for a key.' },
+  GW_ERR_MISSING_API_KEY: { status: 401, type: 'invalid_request_error', code: 'invalid_api_key', message: 'You didn\'t provide an API key. Send it as "Authorization: Bearer sk-…".' },
+  GW_ERR_MODEL_NOT_ALLOWED: { status: 403, type: 'invalid_request_error', code: 'model_not_allowed', message: 'This key may not use the model %s.' },
+  GW_ERR_INVALID_JSON: { status: 400, type: 'invalid_request_error', code: null, message: 'We could not parse the JSON body of your request: %s' },
+  GW_ERR_BODY_NOT_OBJECT: { status: 400, type: 'invalid_request_error', code: null, message: 'The request body must be a JSON object.' },
+  GW_ERR_MISSING_MODEL: { status: 400, type: 'invalid_request_error', code: null, message: 'you must provide a model parameter' },
+  GW_ERR_BAD_REQUEST: { status: 400, type: 'invalid_request_error', code: null, message: '%s' },
+  GW_ERR_BODY_TOO_LARGE: { status: 413, type: 'invalid_request_error', code: 'request_too_large', message: 'The request body is larger than the gateway accepts (%s bytes).' },
+  GW_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, type: 'invalid_request_error', code: null, message: 'Unsupported content type: %s' },
+  GW_ERR_NOT_FOUND: { status: 404, type: 'invalid_request_error', code: 'not_found', message: 'Unknown route: %s %s' },
+  GW_ERR_RATE_LIMITED: { status: 429, type: 'requests', code: 'rate_limit_exceeded', message: 'Rate limit reached for %s on this key: %s. Please try again in %s.' },
+  GW_ERR_BUDGET_EXCEEDED: { status: 429, type: 'insufficient_quota', code: 'insufficient_quota', message: 'This key has spent its %s budget of $%s. Ask your gateway admin to raise it.', headers: { 'x-should-retry': 'false' } },
+  GW_ERR_UPSTREAM_UNAVAILABLE: { status: 502, type: 'api_error', code: 'upstream_unavailable', message: 'The upstream API could not be reached (%s).' },
+  GW_ERR_UPSTREAM_TIMEOUT: { status: 504, type: 'api_error', code: 'upstream_timeout', message: 'The upstream API sent no response headers within %s ms.' },
+  GW_ERR_UPSTREAM_NOT_CONFIGURED: { status: 503, type: 'api_error', code: 'upstream_not_configured', message: 'The gateway has no upstream key: set UPSTREAM_API_KEY.', headers: { 'x-should-retry': 'false' } },
+  GW_ERR_LIMITS_UNAVAILABLE: { status: 503, type: 'api_error', code: 'limits_unavailable', message: 'Rate limits cannot be checked right now (store unreachable) and the gateway is set to fail closed.' },
+  GW_ERR_ADMIN_DISABLED: { status: 403, type: 'invalid_request_error', code: 'admin_disabled', message: 'The admin API is disabled: start the gateway with ADMIN_KEY set to enable it.' },
+  GW_ERR_ADMIN_UNAUTHORIZED: { status: 401, type: 'invalid_request_error', code: 'invalid_admin_key', message: 'Missing or wrong admin key.' },
+  GW_ERR_METRICS_UNAUTHORIZED: { status: 401, type: 'invalid_request_error', code: 'invalid_api_key', message: 'Metrics need the metrics token (or the admin key) as a bearer token.' },
+  GW_ERR_KEY_NOT_FOUND: { status: 404, type: 'invalid_request_error', code: 'not_found', message: 'No key with id %s.' },
+  GW_ERR_KEY_NAME_TAKEN: { status: 409, type: 'invalid_request_error', code: 'conflict', message: 'A key named %s exists already.' },
+  GW_ERR_KEY_READ_ONLY: { status: 409, type: 'invalid_request_error', code: 'read_only', message: 'Key %s is declared in the config file and cannot be changed here.' },
+  GW_ERR_STORE_UNAVAILABLE: { status: 503, type: 'api_error', code: 'store_unavailable', message: 'The key store is unreachable: %s' },
+  GW_ERR_SHUTTING_DOWN: { status: 503, type: 'api_error', code: 'shutting_down', message: 'The gateway is shutting down.' },
+  GW_ERR_INTERNAL: { status: 500, type: 'api_error', code: 'internal_error', message: 'The gateway failed unexpectedly; the request id is in x-request-id.' }
+} as const satisfies Record<string, ErrorSpec>
+
+export type ErrorCode = keyof typeof catalogue
+
+/** An error from the catalogue; `param` names the offending field when there is one. */
+export class GatewayError extends Error {
+  override name = 'GatewayError'
+  readonly status: number
+  readonly type: string
+  readonly openaiCode: string | null
+  readonly param: string | null
+  /** Headers to send with the error (catalogue headers plus e.g. retry-after). */
+  readonly headers: Record<string, string>
+
+  constructor (readonly code: ErrorCode, args: ReadonlyArray<string | number> = [], options: { param?: string | null, headers?: Record<string, string>, type?: string, cause?: unknown } = {}) {
+    const spec: ErrorSpec = catalogue[code]
+    let i = 0
+    super(spec.message.replace(/%s/g, () => String(args[i++] ?? '')), { cause: options.cause })
+    this.status = spec.status
+    this.type = options.type ?? spec.type
+    this.openaiCode = spec.code
+    this.param = options.param ?? null
+    this.headers = { ...spec.headers, ...options.headers }
+  }
+
+  /** OpenAI's error body. */
+  toJSON (): { error: { message: string, type: string, param: string | null, code: string | null } } {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.openaiCode } }
+  }
+}
+
+/** Shorthand: `throw gatewayError('GW_ERR_MODEL_NOT_ALLOWED', [model])`. */
+export function gatewayError (code: ErrorCode, args: ReadonlyArray<string | number> = [], options?: ConstructorParameters<typeof GatewayError>[2]): GatewayError {
+  return new GatewayError(code, args, options)
+}
+
+/** Fastify's own errors that reach our handler, mapped to the catalogue. */
+const fastifyErrors: Record<string, (err: Error & { code?: string }, limit: number) => GatewayError> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: (_e, limit) => gatewayError('GW_ERR_BODY_TOO_LARGE', [limit]),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: (_e, limit) => gatewayError('GW_ERR_BODY_TOO_LARGE', [limit]),
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => gatewayError('GW_ERR_INVALID_JSON', ['the body is empty']),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: (e) => gatewayError('GW_ERR_UNSUPPORTED_MEDIA_TYPE', [e.message]),
+  FST_ERR_CTP_INVALID_JSON_BODY: (e) => gatewayError('GW_ERR_INVALID_JSON', [e.message]),
+  FST_ERR_BAD_URL: () => gatewayError('GW_ERR_BAD_REQUEST', ['The URL is malformed.'])
+}
+
+/** Any thrown value → a GatewayError (unknown errors become GW_ERR_INTERNAL). */
+export function toGatewayError (err: unknown, bodyLimit: number): GatewayError {
+  if (err instanceof GatewayError) return err
+  const e = err as Error & { code?: string, statusCode?: number }
+  const mapped = e?.code !== undefined ? fastifyErrors[e.code] : undefined
+  if (mapped) return mapped(e, bodyLimit)
+  if (e?.statusCode === 400 || (e instanceof SyntaxError)) return gatewayError('GW_ERR_INVALID_JSON', [e.message])
+  return gatewayError('GW_ERR_INTERNAL', [], { cause: err })
+}

@@ -1,0 +1,193 @@
+import type { ServerResponse } from 'node:http'
+import type { Readable } from 'node:stream'
+import type { Exchange, Stage, StageAnswer } from './exchange.js'
+import type { Upstream } from './upstream.js'
+import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
+import { SseScanner, type Write } from './sse-scanner.js'
+import { errorCode, upstreamError } from './upstream-errors.js'
+import { gatewayError } from '../errors.js'
+
+/** What the relay needs besides the exchange; built once per app. */
+export interface RelayContext {
+  readonly upstream: Upstream
+  /** Called when a stream starts (+1) and ends (-1): the active-streams gauge. */
+  readonly onStreamCount: (delta: number) => void
+}
+
+const EVENT_STREAM = 'text/event-stream'
+
+/**
+ * Sends the exchange upstream and relays the answer to `res`:
+ * - `text/event-stream`: headers at once, then every chunk as the same bytes the moment it
+ *   arrives, through the SSE scanner (usage tap, optional usage-chunk strip);
+ * - JSON and errors: buffered, so `beforeSend` stages can read the body (usage, cost
+ *   header, cache) before the headers go out;
+ * - anything else (audio, files): piped through unchanged.
+ * A client that leaves aborts the upstream request at once.
+ * @throws GatewayError when the upstream cannot be reached or sends no headers in time.
+ */
+export async function relay (ex: Exchange, res: ServerResponse, ran: readonly Stage[], ctx: RelayContext): Promise<void> {
+  const { upstream } = ctx
+  if (upstream.authorization === undefined) throw gatewayError('GW_ERR_UPSTREAM_NOT_CONFIGURED')
+  const abort = new AbortController()
+  const onClose = (): void => {
+    if (!res.writableFinished) {
+      ex.outcome = 'client_abort'
+      abort.abort()
+    }
+  }
+  res.once('close', onClose)
+  let answer
+  try {
+    answer = await upstream.pool.request({
+      method: ex.method as 'POST',
+      path: upstream.basePath + ex.upstreamPath,
+      headers: upstreamRequestHeaders(ex.clientHeaders, upstream.authorization, ex.id),
+      body: ex.upstreamBody,
+      signal: abort.signal
+    })
+  } catch (err) {
+    if (abort.signal.aborted) return
+    ex.outcome = errorCode(err) === 'UND_ERR_HEADERS_TIMEOUT' ? 'upstream_timeout' : 'upstream_error'
+    throw upstreamError(err, upstream.headersTimeoutMs)
+  }
+  ex.ttfbMs = performance.now() - ex.startedAt
+  ex.status = answer.statusCode
+  ex.upstreamHeaders = answer.headers
+  const headers = clientResponseHeaders(answer.headers)
+  const type = answer.headers['content-type']
+  const body = answer.body as unknown as Readable
+  if (typeof type === 'string' && type.startsWith(EVENT_STREAM) && ex.status < 300) {
+    await pipeStream(ex, res, body, headers, new SseScanner(ex.stripUsageChunk), ctx)
+  } else if (ex.status >= 300 || (typeof type === 'string' && type.includes('json')) || type === undefined) {
+    await sendBuffered(ex, res, await readAll(ex, body), headers, ran)
+  } else {
+    await pipeStream(ex, res, body, headers, undefined, ctx)
+  }
+  res.off('close', onClose)
+}
+
+/** Sends an answer a stage gave instead of the upstream (cache hit, coalesced request). */
+export async function sendStageAnswer (ex: Exchange, res: ServerResponse, answer: StageAnswer, ran: readonly Stage[], ctx: RelayContext): Promise<void> {
+  ex.status = answer.status
+  if (answer.kind === 'body') {
+    await sendBuffered(ex, res, answer.body, { ...answer.headers }, ran)
+    return
+  }
+  const scanner = new SseScanner(false)
+  ex.sse = scanner
+  writeHead(ex, res, { ...answer.headers }, true)
+  ctx.onStreamCount(1)
+  try {
+    const write = clientWriter(ex, res)
+    for await (const chunk of answer.chunks) {
+      if (res.destroyed) {
+        ex.outcome = 'client_abort'
+        return
+      }
+      scanner.push(chunk, write)
+      if (res.writableNeedDrain) await waitDrain(res)
+    }
+    scanner.end(write)
+    res.end()
+  } catch {
+    ex.outcome = 'upstream_error'
+    res.end()
+  } finally {
+    ctx.onStreamCount(-1)
+  }
+}
+
+function writeHead (ex: Exchange, res: ServerResponse, headers: Record<string, string | string[]>, stream: boolean): void {
+  if (headers['x-request-id'] === undefined) headers['x-request-id'] = ex.id
+  if (stream) {
+    // Tell buffering intermediaries (nginx) to pass events on at once.
+    headers['cache-control'] ??= 'no-cache'
+    headers['x-accel-buffering'] = 'no'
+  }
+  Object.assign(headers, ex.responseHeaders)
+  res.writeHead(ex.status, headers)
+  if (stream) {
+    res.socket?.setNoDelay(true)
+    res.flushHeaders()
+  }
+}
+
+/** One writer per response: counts bytes, feeds observers, writes. */
+function clientWriter (ex: Exchange, res: ServerResponse): Write {
+  const observers = ex.observers
+  return (chunk) => {
+    ex.bytesOut += chunk.length
+    for (let i = 0; i < observers.length; i++) observers[i]!.onChunk(chunk)
+    res.write(chunk)
+  }
+}
+
+function waitDrain (res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => { res.off('drain', done); res.off('close', done); resolve() }
+    res.on('drain', done)
+    res.on('close', done)
+  })
+}
+
+/**
+ * Relays a body chunk by chunk with backpressure: when the client's socket is full the
+ * upstream body is paused until it drains, so a slow client never makes us buffer.
+ */
+function pipeStream (ex: Exchange, res: ServerResponse, body: Readable, headers: Record<string, string | string[]>, scanner: SseScanner | undefined, ctx: RelayContext): Promise<void> {
+  ex.sse = scanner
+  writeHead(ex, res, headers, scanner !== undefined)
+  ctx.onStreamCount(1)
+  const write = clientWriter(ex, res)
+  const resume = (): void => { body.resume() }
+  return new Promise<void>((resolve) => {
+    let settled = false
+    const settle = (): void => {
+      if (settled) return
+      settled = true
+      ctx.onStreamCount(-1)
+      res.off('drain', resume)
+      resolve()
+    }
+    res.on('drain', resume)
+    body.on('data', (chunk: Buffer) => {
+      if (scanner !== undefined) scanner.push(chunk, write)
+      else write(chunk)
+      if (res.writableNeedDrain) body.pause()
+    })
+    body.once('end', () => {
+      scanner?.end(write)
+      res.end()
+      settle()
+    })
+    body.once('error', (err) => {
+      if (ex.outcome === 'ok') ex.outcome = errorCode(err) === 'UND_ERR_BODY_TIMEOUT' ? 'upstream_timeout' : 'upstream_error'
+      // End the client's stream cleanly (chunked terminator): what arrived stays valid.
+      if (!res.destroyed) res.end()
+      settle()
+    })
+    body.once('close', settle)
+  })
+}
+
+async function readAll (ex: Exchange, body: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  try {
+    for await (const chunk of body) chunks.push(chunk as Buffer)
+  } catch (err) {
+    if (ex.outcome === 'ok') ex.outcome = errorCode(err) === 'UND_ERR_BODY_TIMEOUT' ? 'upstream_timeout' : 'upstream_error'
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
+}
+
+async function sendBuffered (ex: Exchange, res: ServerResponse, body: Buffer, headers: Record<string, string | string[]>, ran: readonly Stage[]): Promise<void> {
+  if (ex.outcome === 'client_abort' || res.destroyed) return
+  ex.responseBody = body
+  for (const stage of ran) stage.beforeSend?.(ex)
+  const out = ex.responseBody
+  headers['content-length'] = String(out.length)
+  writeHead(ex, res, headers, false)
+  ex.bytesOut += out.length
+  await new Promise<void>((resolve) => res.end(out, resolve))
+}
