@@ -23,7 +23,13 @@ export async function createDeps (config: GatewayConfig, log: Logger, overrides:
   const sqlite = redis === undefined ? openSqlite(config.DATA_DIR) : undefined
   const ctx: FeatureContext = { config, log, metrics, redis, sqlite }
 
+  // Feature slots, in pipeline order (see Stage in proxy/exchange.ts):
+  //   keys      (issue 3): src/auth/feature.ts       createKeysFeature(ctx) → resolver + admin routes + /v1/models filter
+  //   limits    (issue 4): src/ratelimit/feature.ts  createRateLimitFeature(ctx, spend) → a cache hit still counts as a request
+  //   metering  (issue 5): src/metering/feature.ts   createMeteringFeature(ctx) → sets include_usage and the model label; spend reader
+  //   cache     (issue 6): src/cache/feature.ts      createCacheFeature(ctx) → answers hits last; its after() stores
   const features: Feature[] = []
+  // Shared connections close last (features close in reverse order).
   if (redis !== undefined) features.push(redisFeature(redis))
   if (sqlite !== undefined) features.push({ name: 'sqlite', close: async () => { sqlite.close() } })
 
