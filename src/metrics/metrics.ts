@@ -37,6 +37,8 @@ export function createMetrics (registry: Registry = new Registry(), options: { d
     unpriced: new Counter({ name: 'gateway_unpriced_requests_total', help: 'Requests with tokens but no price for their model.', labelNames: ['model'] as const, registers }),
     estimated: new Counter({ name: 'gateway_estimated_usage_total', help: 'Requests whose usage was estimated because the upstream reported none.', labelNames: ['model', 'reason'] as const, registers }),
     upstreamErrors: new Counter({ name: 'gateway_upstream_errors_total', help: 'Upstream failures: unreachable, timeout, broken stream.', labelNames: ['route', 'kind'] as const, registers }),
+    budget: new Gauge({ name: 'gateway_budget_usd', help: 'Budget of each key with one, by key and period (set by the limits feature).', labelNames: ['key', 'period'] as const, registers }),
+    budgetSpent: new Gauge({ name: 'gateway_budget_spent_usd', help: 'Spend in the current budget period of each key with a budget (as last checked).', labelNames: ['key', 'period'] as const, registers }),
     ledgerErrors: new Counter({ name: 'gateway_ledger_errors_total', help: 'Spend ledger writes that failed and were buffered for retry.', registers }),
     ledgerBuffered: new Gauge({ name: 'gateway_ledger_buffered_records', help: 'Usage records waiting for the ledger to come back.', registers })
   }

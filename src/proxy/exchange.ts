@@ -61,7 +61,11 @@ export interface Exchange {
   // Filled by features.
   /** `HIT`, `MISS` or `BYPASS` when caching applies to this request. */
   cache: 'HIT' | 'MISS' | 'BYPASS' | undefined
-  /** Usage and cost of this exchange once known (metering). */
+  /**
+   * Usage and cost of this exchange once known: set by metering in `beforeSend`
+   * (buffered answers) or its observer's `onEnd` (streams), so it is there for every
+   * `after`. A cache hit sets it in `before` from the stored entry; metering then keeps it.
+   */
   usage: UsageSummary | undefined
 }
 
@@ -97,7 +101,12 @@ export interface UsageSummary {
   priced: boolean
 }
 
-/** Sees the bytes of a streamed answer as the client receives them. Must not throw or block. */
+/**
+ * Sees the bytes of a streamed answer (SSE or piped, from upstream or from a stage's
+ * answer) as the client receives them. Must not throw or block. `onEnd` runs once when
+ * the stream is over, however it ended, before any stage's `after`: metering computes
+ * usage there so that `after` of every stage (cache, limits) can read `ex.usage`.
+ */
 export interface StreamObserver {
   onChunk (chunk: Buffer): void
   /** The stream ended; `ex.outcome` and `ex.sse` say how. */

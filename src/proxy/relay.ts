@@ -95,7 +95,13 @@ export async function sendStageAnswer (ex: Exchange, res: ServerResponse, answer
     res.end()
   } finally {
     ctx.onStreamCount(-1)
+    endObservers(ex)
   }
+}
+
+/** Tells the observers the stream is over (before any stage's `after` runs). */
+function endObservers (ex: Exchange): void {
+  for (const o of ex.observers) o.onEnd(ex)
 }
 
 function writeHead (ex: Exchange, res: ServerResponse, headers: Record<string, string | string[]>, stream: boolean): void {
@@ -147,6 +153,7 @@ function pipeStream (ex: Exchange, res: ServerResponse, body: Readable, headers:
       if (settled) return
       settled = true
       ctx.onStreamCount(-1)
+      endObservers(ex)
       res.off('drain', resume)
       resolve()
     }
