@@ -4,7 +4,7 @@ import type { GatewayDeps } from './app.js'
 import type { Feature, FeatureContext } from './feature.js'
 import { createMetrics } from './metrics/metrics.js'
 import { createUpstream } from './proxy/upstream.js'
-import { staticKeyResolver } from './auth/static-keys.js'
+import { createKeysFeature } from './auth/feature.js'
 import { createRedis, redisPing, redisReady, type RedisClient } from './store/redis.js'
 import { openSqlite } from './store/sqlite.js'
 
@@ -28,7 +28,8 @@ export async function createDeps (config: GatewayConfig, log: Logger, overrides:
   //   limits    (issue 4): src/ratelimit/feature.ts  createRateLimitFeature(ctx, spend) → a cache hit still counts as a request
   //   metering  (issue 5): src/metering/feature.ts   createMeteringFeature(ctx) → sets include_usage and the model label; spend reader
   //   cache     (issue 6): src/cache/feature.ts      createCacheFeature(ctx) → answers hits last; its after() stores
-  const features: Feature[] = []
+  const keys = await createKeysFeature(ctx)
+  const features: Feature[] = [keys]
   // Shared connections close last (features close in reverse order).
   if (redis !== undefined) features.push(redisFeature(redis))
   if (sqlite !== undefined) features.push({ name: 'sqlite', close: async () => { sqlite.close() } })
@@ -36,7 +37,7 @@ export async function createDeps (config: GatewayConfig, log: Logger, overrides:
   return {
     log,
     upstream: createUpstream(config),
-    keys: staticKeyResolver(ctx.config.keys),
+    keys: keys.resolver,
     metrics,
     features
   }

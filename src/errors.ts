@@ -36,6 +36,7 @@ export const catalogue = {
   GW_ERR_METRICS_UNAUTHORIZED: { status: 401, type: 'invalid_request_error', code: 'invalid_api_key', message: 'Metrics need the metrics token (or the admin key) as a bearer token.' },
   GW_ERR_KEY_NOT_FOUND: { status: 404, type: 'invalid_request_error', code: 'not_found', message: 'No key with id %s.' },
   GW_ERR_KEY_NAME_TAKEN: { status: 409, type: 'invalid_request_error', code: 'conflict', message: 'A key named %s exists already.' },
+  GW_ERR_KEY_REVOKED: { status: 409, type: 'invalid_request_error', code: 'key_revoked', message: 'Key %s is revoked; create a new key instead.' },
   GW_ERR_KEY_READ_ONLY: { status: 409, type: 'invalid_request_error', code: 'read_only', message: 'Key %s is declared in the config file and cannot be changed here.' },
   GW_ERR_STORE_UNAVAILABLE: { status: 503, type: 'api_error', code: 'store_unavailable', message: 'The key store is unreachable: %s' },
   GW_ERR_SHUTTING_DOWN: { status: 503, type: 'api_error', code: 'shutting_down', message: 'The gateway is shutting down.' },

@@ -1,0 +1,177 @@
+import { EventEmitter } from 'node:events'
+import type { Logger } from 'pino'
+import { gatewayError } from '../errors.js'
+import { redisPing, redisReady, type RedisClient } from '../store/redis.js'
+import { hashKey, keyRecordSchema, type KeyRecord } from './key-record.js'
+import { applyPatch, buildRecord, generateSecret, type KeyChange, type KeyPatch, type KeyStore, type NewKey } from './key-store.js'
+
+/**
+ * Layout: every key lives under the one hash tag `{gw:keys}`, so in a Cluster all three
+ * hashes sit in one slot and a Lua script may touch them together.
+ *
+ *   {gw:keys}:records  HASH  id   → record JSON
+ *   {gw:keys}:byhash   HASH  sha256(secret) → id
+ *   {gw:keys}:names    HASH  name → id        (keys not revoked only: names are unique among them)
+ *
+ * Changes are announced on the pub/sub channel `gw:keys:changed` as `kind:id`.
+ */
+const RECORDS = '{gw:keys}:records'
+const BY_HASH = '{gw:keys}:byhash'
+const NAMES = '{gw:keys}:names'
+export const KEYS_CHANNEL = 'gw:keys:changed'
+
+/** Claims the name, then writes the record and its hash index: all or nothing. */
+const CREATE = `
+if redis.call('HSETNX', KEYS[3], ARGV[3], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
+return 1`
+
+/**
+ * Compare-and-set of one record: ARGV id, expected JSON, new JSON, old name, new name
+ * ('' when the key no longer holds a name: revoked). -1 = changed meanwhile, 0 = name taken.
+ */
+const REPLACE = `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return -1 end
+if ARGV[5] ~= '' and ARGV[5] ~= ARGV[4] then
+  if redis.call('HSETNX', KEYS[3], ARGV[5], ARGV[1]) == 0 then return 0 end
+end
+if ARGV[4] ~= ARGV[5] and redis.call('HGET', KEYS[3], ARGV[4]) == ARGV[1] then redis.call('HDEL', KEYS[3], ARGV[4]) end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1`
+
+/** One round trip from a secret's hash to its record. */
+const FIND = `
+local id = redis.call('HGET', KEYS[2], ARGV[1])
+if not id then return false end
+return redis.call('HGET', KEYS[1], id)`
+
+type Commands = {
+  keysCreate (a: string, b: string, c: string, id: string, hash: string, name: string, json: string): Promise<number>
+  keysReplace (a: string, b: string, c: string, id: string, expected: string, json: string, oldName: string, newName: string): Promise<number>
+  keysFind (a: string, b: string, c: string, hash: string): Promise<string | null>
+}
+
+function parse (json: string): KeyRecord {
+  return keyRecordSchema.parse(JSON.parse(json))
+}
+
+/**
+ * The Redis key store (single node or Cluster). Every change is published; a subscriber
+ * connection (`redis.duplicate()`) relays other instances' changes to `onChange`, and a
+ * re-subscription after a disconnect asks for a full resync since messages may be lost.
+ * @example const store = await createRedisKeyStore(ctx.redis, ctx.log)
+ */
+export async function createRedisKeyStore (redis: RedisClient, log: Logger): Promise<KeyStore> {
+  redis.defineCommand('keysCreate', { numberOfKeys: 3, lua: CREATE })
+  redis.defineCommand('keysReplace', { numberOfKeys: 3, lua: REPLACE })
+  redis.defineCommand('keysFind', { numberOfKeys: 3, lua: FIND })
+  const cmd = redis as unknown as Commands
+  const events = new EventEmitter()
+  const subscriber = await subscribe(redis, log, events)
+
+  const readJson = async (id: string): Promise<string | undefined> => (await redis.hget(RECORDS, id)) ?? undefined
+  const publish = async (change: KeyChange): Promise<void> => {
+    events.emit('change', change)
+    await redis.publish(KEYS_CHANNEL, `${change.kind}:${change.id}`).catch((err: Error) => {
+      log.warn({ err: err.message, id: change.id }, 'key change not published: other instances see it at their next refresh')
+    })
+  }
+  /** Read, change, compare-and-set; retried when another writer got there first. */
+  const replace = async (id: string, change: (r: KeyRecord) => KeyRecord | undefined): Promise<KeyRecord> => {
+    for (let attempt = 0; ; attempt++) {
+      const json = await readJson(id)
+      if (json === undefined) throw gatewayError('GW_ERR_KEY_NOT_FOUND', [id])
+      const current = parse(json)
+      const next = change(current)
+      if (next === undefined) return current
+      const newName = next.revoked_at === null ? next.name : ''
+      const done = await cmd.keysReplace(RECORDS, BY_HASH, NAMES, id, json, JSON.stringify(next), current.name, newName)
+      if (done === 1) return next
+      if (done === 0) throw gatewayError('GW_ERR_KEY_NAME_TAKEN', [next.name], { param: 'name' })
+      if (attempt >= 10) throw new Error(`key ${id} changed concurrently too often`)
+    }
+  }
+
+  return {
+    kind: 'redis',
+    async create (input: NewKey) {
+      const secret = generateSecret()
+      const record = buildRecord(input, secret)
+      const done = await cmd.keysCreate(RECORDS, BY_HASH, NAMES, record.id, hashKey(secret), record.name, JSON.stringify(record))
+      if (done === 0) throw gatewayError('GW_ERR_KEY_NAME_TAKEN', [input.name], { param: 'name' })
+      await publish({ id: record.id, kind: 'created' })
+      return { record, secret }
+    },
+    async list () {
+      const all = Object.values(await redis.hgetall(RECORDS)).map(parse)
+      return all.sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id))
+    },
+    async get (id) {
+      const json = await readJson(id)
+      return json === undefined ? undefined : parse(json)
+    },
+    async findByHash (hash) {
+      const json = await cmd.keysFind(RECORDS, BY_HASH, NAMES, hash)
+      return json === null ? undefined : parse(json)
+    },
+    async update (id: string, patch: KeyPatch) {
+      const next = await replace(id, (r) => {
+        if (r.revoked_at !== null) throw gatewayError('GW_ERR_KEY_REVOKED', [id])
+        return applyPatch(r, patch)
+      })
+      await publish({ id, kind: 'updated' })
+      return next
+    },
+    async revoke (id: string) {
+      let changed = false
+      const next = await replace(id, (r) => {
+        if (r.revoked_at !== null) return undefined
+        changed = true
+        return { ...r, revoked_at: new Date().toISOString() }
+      })
+      if (changed) await publish({ id, kind: 'revoked' })
+      return next
+    },
+    onChange (listener) {
+      events.on('change', listener)
+      return () => { events.off('change', listener) }
+    },
+    onResync (listener) {
+      events.on('resync', listener)
+      return () => { events.off('resync', listener) }
+    },
+    ready: () => redisPing(redis),
+    async close () {
+      events.removeAllListeners()
+      await subscriber.quit().catch(() => subscriber.disconnect())
+    }
+  }
+}
+
+const KINDS = new Set(['created', 'updated', 'revoked'])
+
+/** The subscriber connection: other instances' changes → `change`; reconnects → `resync`. */
+async function subscribe (redis: RedisClient, log: Logger, events: EventEmitter): Promise<RedisClient> {
+  const sub = redis.duplicate()
+  let warned = 0
+  sub.on('error', (err: Error) => {
+    if (Date.now() - warned > 10_000) log.warn({ err: err.message }, 'key change subscriber: redis unreachable')
+    warned = Date.now()
+  })
+  sub.on('message', (_channel: string, message: string) => {
+    const i = message.indexOf(':')
+    const kind = message.slice(0, i)
+    if (i > 0 && KINDS.has(kind)) events.emit('change', { id: message.slice(i + 1), kind } as KeyChange)
+  })
+  try {
+    await redisReady(sub)
+    await sub.subscribe(KEYS_CHANNEL)
+  } catch (err) {
+    sub.disconnect()
+    throw err
+  }
+  // ioredis re-subscribes by itself after a reconnect; what was published meanwhile is lost.
+  sub.on('ready', () => { events.emit('resync') })
+  return sub
+}
