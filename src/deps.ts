@@ -5,6 +5,8 @@ import type { Feature, FeatureContext } from './feature.js'
 import { createMetrics } from './metrics/metrics.js'
 import { createUpstream } from './proxy/upstream.js'
 import { createKeysFeature } from './auth/feature.js'
+import { createRateLimitFeature } from './ratelimit/feature.js'
+import { createCacheFeature } from './cache/feature.js'
 import { createRedis, redisPing, redisReady, type RedisClient } from './store/redis.js'
 import { openSqlite } from './store/sqlite.js'
 
@@ -29,7 +31,9 @@ export async function createDeps (config: GatewayConfig, log: Logger, overrides:
   //   metering  (issue 5): src/metering/feature.ts   createMeteringFeature(ctx) → sets include_usage and the model label; spend reader
   //   cache     (issue 6): src/cache/feature.ts      createCacheFeature(ctx) → answers hits last; its after() stores
   const keys = await createKeysFeature(ctx)
-  const features: Feature[] = [keys]
+  const features: Feature[] = [keys, createRateLimitFeature(ctx)]
+  // The cache must stay the last stage: it answers hits after keys, limits and metering ran.
+  features.push(createCacheFeature(ctx))
   // Shared connections close last (features close in reverse order).
   if (redis !== undefined) features.push(redisFeature(redis))
   if (sqlite !== undefined) features.push({ name: 'sqlite', close: async () => { sqlite.close() } })

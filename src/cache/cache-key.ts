@@ -1,0 +1,56 @@
+import { createHash } from 'node:crypto'
+
+/**
+ * The cache key of a request: SHA-256 (hex) over
+ *
+ *   method \n path-and-query \n scope \n canonical JSON of the whole body
+ *
+ * Every field of the body takes part, as the client sent it: `model`, `messages` /
+ * `input`, every sampling parameter, `stream` (a stream and a JSON answer are different
+ * bytes), `stream_options`, `user`, `metadata`… Two bodies that differ only in key order
+ * or whitespace get the same key. Headers do not take part (the upstream's answer does not
+ * depend on the ones we forward). The scope is `key:<key id>` by default, or `global`
+ * (`CACHE_SCOPE=global`); it is a key's id, never its secret.
+ */
+export function cacheKey (input: { method: string, path: string, scope: string, body: unknown }): string {
+  return createHash('sha256')
+    .update(input.method.toUpperCase()).update('\n')
+    .update(input.path).update('\n')
+    .update(input.scope).update('\n')
+    .update(canonicalJson(input.body))
+    .digest('hex')
+}
+
+/** The scope part of a cache key: the key id, or `global` when answers are shared by every key. */
+export function cacheScope (mode: 'key' | 'global', keyId: string): string {
+  return mode === 'global' ? 'global' : `key:${keyId}`
+}
+
+/**
+ * JSON with object keys sorted (by UTF-16 code units, like Array#sort) and no whitespace.
+ * Arrays keep their order (it is meaningful: messages). Values JSON cannot hold
+ * (undefined, functions) are left out of objects, like JSON.stringify does.
+ * @example canonicalJson({ b: 1, a: [2, { d: 3, c: 4 }] }) // '{"a":[2,{"c":4,"d":3}],"b":1}'
+ */
+export function canonicalJson (value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
+  if (Array.isArray(value)) {
+    let out = '['
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += ','
+      out += canonicalJson(value[i] === undefined ? null : value[i])
+    }
+    return out + ']'
+  }
+  const obj = value as Record<string, unknown>
+  let out = '{'
+  let first = true
+  for (const k of Object.keys(obj).sort()) {
+    const v = obj[k]
+    if (v === undefined || typeof v === 'function') continue
+    if (!first) out += ','
+    first = false
+    out += JSON.stringify(k) + ':' + canonicalJson(v)
+  }
+  return out + '}'
+}
