@@ -1,0 +1,135 @@
+import type { Feature, FeatureContext } from '../feature.js'
+import type { Exchange, Stage } from '../proxy/exchange.js'
+import type { SpendReader } from '../metering/spend.js'
+import { gatewayError } from '../errors.js'
+import { budgetError, rateLimitError, setLimitHeaders } from './headers.js'
+import { keyLimits, type Budget } from './key-limits.js'
+import { hasLimits, type LimitSpec, type RateLimiter } from './limiter.js'
+import { createMemoryLimiter } from './memory-limiter.js'
+import { createRedisLimiter } from './redis-limiter.js'
+
+export interface RateLimitOptions {
+  /** Epoch ms (tests pass a fake clock). */
+  readonly clock?: () => number
+  /** Concurrency lease lifetime without renewal, ms (Redis backend). */
+  readonly leaseMs?: number
+}
+
+/** What an admitted exchange holds until its `after`. */
+interface Held {
+  readonly spec: LimitSpec
+  readonly lease: string | undefined
+}
+
+/**
+ * The limits stage: per-key budget (against metering's spend ledger), then RPM, TPM and
+ * concurrency in one limiter call; OpenAI's `x-ratelimit-*` headers on every answer of a
+ * limited key; a 429 when a limit refuses. Its `after` debits the answer's tokens from
+ * TPM and releases the concurrency lease, however the exchange ended.
+ *
+ * Order: after the keys feature (it needs `ex.key`) and before the cache stage, so a
+ * cache hit counts as a request for RPM and concurrency (CONTRACT: rpm counts cache
+ * hits); a hit debits no tokens, since no tokens were used upstream.
+ *
+ * Store failures (Redis down or slow, spend ledger unreadable) follow LIMITS_FAIL_MODE:
+ * `open` serves without limits (logged once per outage, counted in
+ * `gateway_limiter_errors_total`), `closed` answers 503 `limits_unavailable`.
+ * @example features.push(createRateLimitFeature(ctx, metering.spend))
+ */
+export function createRateLimitFeature (ctx: FeatureContext, spend?: SpendReader, options: RateLimitOptions = {}): Feature {
+  const { config, log, metrics } = ctx
+  const clock = options.clock ?? Date.now
+  const limiter: RateLimiter = ctx.redis !== undefined
+    ? createRedisLimiter(ctx.redis, {
+      clock,
+      leaseMs: options.leaseMs,
+      timeoutMs: config.REDIS_COMMAND_TIMEOUT_MS + 100,
+      onRenewError: () => metrics.limiterErrors.inc()
+    })
+    : createMemoryLimiter(clock)
+  const failClosed = config.LIMITS_FAIL_MODE === 'closed'
+  const held = new WeakMap<Exchange, Held>()
+  let outage = false
+  let warnedNoLedger = false
+
+  /** A store failure: count it, log it once per outage, then refuse (closed) or carry on (open). */
+  const storeFailed = (err: unknown, during: string): void => {
+    metrics.limiterErrors.inc()
+    if (!outage) {
+      outage = true
+      log.warn({ err: (err as Error).message, during, failMode: config.LIMITS_FAIL_MODE }, 'limits store unreachable: ' + (failClosed ? 'refusing limited keys (503)' : 'serving without limits'))
+    }
+  }
+  const storeAnswered = (): void => {
+    if (!outage) return
+    outage = false
+    log.info('limits store reachable again')
+  }
+
+  const checkBudget = async (ex: Exchange, budget: Budget): Promise<void> => {
+    if (spend === undefined) {
+      if (!warnedNoLedger) log.warn('budgets are not enforced: no spend ledger')
+      warnedNoLedger = true
+      return
+    }
+    let spent: number
+    try {
+      spent = await spend.spentNanos(ex.key.id, budget.period, clock())
+      storeAnswered()
+    } catch (err) {
+      storeFailed(err, 'budget')
+      if (failClosed) throw gatewayError('GW_ERR_LIMITS_UNAVAILABLE', [], { cause: err })
+      return
+    }
+    const labels = { key: ex.key.name, period: budget.period }
+    metrics.budget.set(labels, budget.usd)
+    metrics.budgetSpent.set(labels, spent / 1e9)
+    if (spent >= Math.round(budget.usd * 1e9)) {
+      metrics.rateLimited.inc({ key: ex.key.name, limit: 'budget' })
+      throw budgetError(budget.usd, budget.period)
+    }
+  }
+
+  const before = async (ex: Exchange): Promise<void> => {
+    const { spec, budget } = keyLimits(ex.key, config.limits.defaults)
+    if (budget !== undefined) await checkBudget(ex, budget)
+    // Keys without limits never touch the store.
+    if (!hasLimits(spec)) return
+    let d
+    try {
+      d = await limiter.acquire(ex.key.id, spec)
+    } catch (err) {
+      storeFailed(err, 'acquire')
+      if (failClosed) throw gatewayError('GW_ERR_LIMITS_UNAVAILABLE', [], { cause: err })
+      return
+    }
+    storeAnswered()
+    setLimitHeaders(ex.responseHeaders, d)
+    if (!d.allowed) {
+      metrics.rateLimited.inc({ key: ex.key.name, limit: d.limit })
+      throw rateLimitError(d, spec)
+    }
+    held.set(ex, { spec, lease: d.lease })
+  }
+
+  const after = async (ex: Exchange): Promise<void> => {
+    const h = held.get(ex)
+    if (h === undefined) return
+    held.delete(ex)
+    const u = ex.usage
+    const tokens = ex.cache === 'HIT' || u === undefined ? 0 : u.inputTokens + u.outputTokens
+    try {
+      await limiter.settle(ex.key.id, h.spec, { lease: h.lease, tokens })
+    } catch (err) {
+      // The lease expires on its own; these tokens go undebited.
+      storeFailed(err, 'settle')
+    }
+  }
+
+  const stage: Stage = { name: 'limits', before, after }
+  return {
+    name: 'limits',
+    stage,
+    close: () => limiter.close()
+  }
+}
