@@ -1,0 +1,3 @@
+import { keyStoreContract } from './keys-contract.js'
+
+keyStoreContract('the embedded SQLite store', async () => ({ overrides: {}, stop: async () => {} }))
