@@ -35,6 +35,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Set by the shutdown sequence: /readyz answers 503 from then on. */
     draining: boolean
+    /** Requests whose response has not closed yet (the drain waits for these). */
+    inflight: number
   }
 }
 
@@ -61,6 +63,7 @@ export async function buildApp (config: GatewayConfig, deps: GatewayDeps): Promi
     routerOptions: { ignoreTrailingSlash: true }
   })
   app.decorate('draining', false)
+  app.decorate('inflight', 0)
   app.decorateRequest('startedAt', 0)
   app.decorateRequest('gatewayKey', undefined)
 
@@ -72,6 +75,8 @@ export async function buildApp (config: GatewayConfig, deps: GatewayDeps): Promi
   app.addHook('onRequest', async (request, reply) => {
     request.startedAt = performance.now()
     reply.header('x-request-id', request.id)
+    app.inflight++
+    reply.raw.once('close', () => { app.inflight-- })
   })
   app.addHook('onResponse', async (request, reply) => {
     // Relay routes log their own line (reply hijacked); this covers everything else.

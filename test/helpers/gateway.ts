@@ -6,6 +6,7 @@ import { configFrom } from '../../src/config/load.js'
 import type { GatewayConfig } from '../../src/config/schema.js'
 import { createDeps } from '../../src/deps.js'
 import { createLogger } from '../../src/log.js'
+import { drainAndClose } from '../../src/shutdown.js'
 import { startMockUpstream, type MockOptions, type MockUpstream } from '../../src/mock/upstream.js'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -64,7 +65,7 @@ export async function startGateway (overrides: Record<string, unknown> = {}, moc
     logs,
     client: (apiKey = TEST_KEY, opts = {}) => new OpenAI({ baseURL: `${url}/v1`, apiKey, maxRetries: 0, ...opts }),
     close: async () => {
-      await app.close()
+      await drainAndClose(app, 2000)
       if (existingMock === undefined) await mock.close()
     }
   }
