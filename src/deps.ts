@@ -7,6 +7,7 @@ import { createUpstream } from './proxy/upstream.js'
 import { createKeysFeature } from './auth/feature.js'
 import { createRateLimitFeature } from './ratelimit/feature.js'
 import { createCacheFeature } from './cache/feature.js'
+import { createMeteringFeature } from './metering/feature.js'
 import { createRedis, redisPing, redisReady, type RedisClient } from './store/redis.js'
 import { openSqlite } from './store/sqlite.js'
 
@@ -31,12 +32,14 @@ export async function createDeps (config: GatewayConfig, log: Logger, overrides:
   //   metering  (issue 5): src/metering/feature.ts   createMeteringFeature(ctx) → sets include_usage and the model label; spend reader
   //   cache     (issue 6): src/cache/feature.ts      createCacheFeature(ctx) → answers hits last; its after() stores
   const keys = await createKeysFeature(ctx)
-  const features: Feature[] = [keys, createRateLimitFeature(ctx)]
+  // Metering is built before limits: budgets read its spend ledger.
+  const metering = createMeteringFeature(ctx)
+  const features: Feature[] = [keys, createRateLimitFeature(ctx, metering.spend), metering]
   // The cache must stay the last stage: it answers hits after keys, limits and metering ran.
   features.push(createCacheFeature(ctx))
-  // Shared connections close last (features close in reverse order).
-  if (redis !== undefined) features.push(redisFeature(redis))
-  if (sqlite !== undefined) features.push({ name: 'sqlite', close: async () => { sqlite.close() } })
+  // Shared connections close last: features close in reverse order, so they go first.
+  if (redis !== undefined) features.unshift(redisFeature(redis))
+  if (sqlite !== undefined) features.unshift({ name: 'sqlite', close: async () => { sqlite.close() } })
 
   return {
     log,

@@ -1,0 +1,101 @@
+import type { FastifyInstance } from 'fastify'
+import { z } from 'zod'
+import { gatewayError } from '../errors.js'
+import type { SpendLedger } from '../metering/ledger.js'
+import { nanosToUsd } from '../metering/money.js'
+import { addRow, emptyRow, utcDay, type LedgerRow } from '../metering/record.js'
+
+const GROUPS = ['key', 'model', 'day'] as const
+type Group = typeof GROUPS[number]
+
+const day = z.string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD')
+  .refine((d) => !Number.isNaN(Date.parse(d + 'T00:00:00Z')) && new Date(d + 'T00:00:00Z').toISOString().startsWith(d), 'is not a calendar date')
+
+const groupBy = z.string()
+  .transform((s) => s.split(',').map((g) => g.trim()).filter((g) => g !== ''))
+  .pipe(z.array(z.enum(GROUPS, { error: 'must be a comma list of key, model, day' })))
+
+export const usageQuerySchema = z.object({
+  from: day.optional(),
+  to: day.optional(),
+  /** Absent: key,model,day. Empty: one row of totals. */
+  group_by: groupBy.optional()
+})
+
+export type UsageQuery = z.infer<typeof usageQuerySchema>
+
+/** One row of `GET /admin/usage`, per CONTRACT.md; fields not grouped by are left out. */
+export interface UsageRowJson {
+  key_id?: string
+  key_name?: string
+  model?: string
+  day?: string
+  requests: number
+  input_tokens: number
+  cached_input_tokens: number
+  output_tokens: number
+  reasoning_tokens: number
+  cost_usd: number
+  cache_hits: number
+  saved_usd: number
+}
+
+function toJson (row: LedgerRow, groups: ReadonlySet<Group>): UsageRowJson {
+  return {
+    ...(groups.has('key') ? { key_id: row.keyId, key_name: row.keyName } : {}),
+    ...(groups.has('model') ? { model: row.model } : {}),
+    ...(groups.has('day') ? { day: row.day } : {}),
+    requests: row.requests,
+    input_tokens: row.inputTokens,
+    cached_input_tokens: row.cachedInputTokens,
+    output_tokens: row.outputTokens,
+    reasoning_tokens: row.reasoningTokens,
+    cost_usd: nanosToUsd(row.costNanos),
+    cache_hits: row.cacheHits,
+    saved_usd: nanosToUsd(row.savedNanos)
+  }
+}
+
+/**
+ * Sums ledger rows per group (integers all the way; USD only in the JSON), sorted by
+ * day, key name, model.
+ */
+export function groupRows (rows: readonly LedgerRow[], groups: ReadonlySet<Group>): LedgerRow[] {
+  const out = new Map<string, LedgerRow>()
+  for (const r of rows) {
+    const keyId = groups.has('key') ? r.keyId : ''
+    const model = groups.has('model') ? r.model : ''
+    const d = groups.has('day') ? r.day : ''
+    const id = keyId + '\0' + model + '\0' + d
+    let g = out.get(id)
+    if (g === undefined) out.set(id, g = emptyRow(keyId, groups.has('key') ? r.keyName : '', model, d))
+    addRow(g, r)
+  }
+  return [...out.values()].sort((a, b) => a.day.localeCompare(b.day) || a.keyName.localeCompare(b.keyName) || a.keyId.localeCompare(b.keyId) || a.model.localeCompare(b.model))
+}
+
+/**
+ * `GET /admin/usage?from=YYYY-MM-DD&to=YYYY-MM-DD&group_by=key,model,day` (UTC days,
+ * inclusive; `from` defaults to the 1st of this month, `to` to today).
+ */
+export async function usageRoutes (admin: FastifyInstance, ledger: SpendLedger): Promise<void> {
+  admin.get('/usage', async (request) => {
+    const parsed = usageQuerySchema.safeParse(request.query ?? {})
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!
+      const param = String(issue.path[0] ?? 'query')
+      throw gatewayError('GW_ERR_BAD_REQUEST', [`${param}: ${issue.message}`], { param })
+    }
+    const today = utcDay(Date.now())
+    const from = parsed.data.from ?? today.slice(0, 8) + '01'
+    const to = parsed.data.to ?? today
+    if (from > to) throw gatewayError('GW_ERR_BAD_REQUEST', [`from (${from}) is after to (${to})`], { param: 'from' })
+    const groups = new Set<Group>(parsed.data.group_by ?? GROUPS)
+    const rows = await ledger.rows(from, to)
+    const grouped = groupRows(rows, groups)
+    let total = 0
+    for (const r of grouped) total += r.costNanos
+    return { object: 'list', data: grouped.map((r) => toJson(r, groups)), total_cost_usd: nanosToUsd(total) }
+  })
+}

@@ -1,0 +1,49 @@
+import type { Feature, FeatureContext } from '../feature.js'
+import { usageRoutes } from '../admin/usage-routes.js'
+import { bufferedLedger, type LedgerStore, type SpendLedger } from './ledger.js'
+import { redisLedgerStore } from './ledger-redis.js'
+import { sqliteLedgerStore } from './ledger-sqlite.js'
+import { usageMeters } from './meters.js'
+import { createPriceTable } from './pricing.js'
+import type { SpendReader } from './spend.js'
+import { meteringStage } from './stage.js'
+
+export interface MeteringFeature extends Feature {
+  /** Budgets read spend here (stored plus still buffered in this process). */
+  readonly spend: SpendReader
+  /** The ledger itself (tests, the usage API). */
+  readonly ledger: SpendLedger
+}
+
+/**
+ * Token and cost metering: the pricing table, the metering stage, the spend ledger
+ * (Redis when configured, so every instance reads the same numbers; else SQLite) and
+ * `GET /admin/usage`. Closing flushes buffered spend.
+ * @example const metering = createMeteringFeature(ctx); const limits = createRateLimitFeature(ctx, metering.spend)
+ */
+export function createMeteringFeature (ctx: FeatureContext, options: { flushMs?: number } = {}): MeteringFeature {
+  const store = ledgerStore(ctx)
+  const ledger = bufferedLedger(store, { log: ctx.log, metrics: ctx.metrics, flushMs: options.flushMs })
+  const meters = usageMeters(ctx.metrics)
+  const stage = meteringStage({
+    prices: createPriceTable(ctx.config.pricing, ctx.config.aliases),
+    onRecord: (record, reason) => {
+      ledger.record(record)
+      meters.observe(record, reason)
+    }
+  })
+  return {
+    name: 'metering',
+    stage,
+    spend: ledger,
+    ledger,
+    adminRoutes: (admin) => usageRoutes(admin, ledger),
+    close: () => ledger.close()
+  }
+}
+
+function ledgerStore (ctx: FeatureContext): LedgerStore {
+  if (ctx.redis !== undefined) return redisLedgerStore(ctx.redis)
+  if (ctx.sqlite !== undefined) return sqliteLedgerStore(ctx.sqlite)
+  throw new Error('metering needs Redis or the embedded SQLite store')
+}

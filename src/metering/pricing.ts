@@ -1,0 +1,127 @@
+import type { Price } from '../config/schema.js'
+import { costNanos, usdPerMillionToNanos } from './money.js'
+import type { TokenUsage } from './usage.js'
+
+/** CONTRACT.md defaults, USD per 1M tokens; the config file's `pricing` replaces or adds. */
+export const DEFAULT_PRICING: Readonly<Record<string, Price>> = {
+  'gpt-5.2-chat-latest': { input: 1.40, cached_input: 0.175, output: 11.20 }
+}
+
+/** A price converted once to nano-dollars per 1M tokens (exact integers). */
+export interface UnitPrice {
+  readonly input: bigint
+  readonly cachedInput: bigint
+  readonly output: bigint
+}
+
+/** How one client model name is metered. */
+export interface PricedModel {
+  /** The name usage is recorded under: the client's model after the config's aliases. */
+  readonly model: string
+  /** The pricing entry that matched (a bounded metrics label), or `other`. */
+  readonly label: string
+  /** Undefined when no entry matches: tokens are metered, cost is unknown. */
+  readonly price: UnitPrice | undefined
+}
+
+export interface PriceTable {
+  resolve (model: string | undefined): PricedModel
+}
+
+interface Pattern<T> { readonly re: RegExp, readonly specificity: number, readonly name: string, readonly value: T }
+
+/** `*` matches any run of characters; everything else is literal. */
+function patternOf<T> (name: string, value: T): Pattern<T> {
+  const re = new RegExp('^' + name.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$')
+  // The most literal characters win (`gpt-5.2-chat*` beats `gpt-5*`); then the longer name.
+  return { re, specificity: (name.length - (name.split('*').length - 1)) * 1000 + name.length, name, value }
+}
+
+/** Exact name first, then the most specific `*` pattern. */
+function lookup<T> (name: string, exact: ReadonlyMap<string, T>, patterns: ReadonlyArray<Pattern<T>>): { name: string, value: T } | undefined {
+  const v = exact.get(name)
+  if (v !== undefined) return { name, value: v }
+  for (const p of patterns) if (p.re.test(name)) return p
+  return undefined
+}
+
+function split<T> (entries: ReadonlyArray<readonly [string, T]>): { exact: Map<string, T>, patterns: Array<Pattern<T>> } {
+  const exact = new Map<string, T>()
+  const patterns: Array<Pattern<T>> = []
+  for (const [name, value] of entries) {
+    if (name.includes('*')) patterns.push(patternOf(name, value))
+    else exact.set(name, value)
+  }
+  patterns.sort((a, b) => b.specificity - a.specificity)
+  return { exact, patterns }
+}
+
+/** A dated snapshot name (`…-2026-01-01`, `…-20260101`) without its date. */
+const DATE_SUFFIX = /-(\d{4}-\d{2}-\d{2}|\d{8})$/
+
+const MEMO_MAX = 2048
+const MAX_MODEL_LENGTH = 200
+
+/**
+ * The price table: CONTRACT defaults plus `config.pricing`, with `config.aliases`. Both
+ * may use `*` patterns. A model is resolved as: alias (exact, else most specific
+ * pattern) → price (exact, else most specific pattern, else the same lookups on the
+ * name without a date suffix, so `gpt-5.2-chat-latest-2026-01-01` finds its price).
+ * Results are memoised (bounded), so the hot path does one Map lookup.
+ * @example createPriceTable({ 'gpt-5*': { input: 1, output: 2 } }, { fast: 'gpt-5-mini' }).resolve('fast')
+ */
+export function createPriceTable (pricing: Readonly<Record<string, Price>>, aliases: Readonly<Record<string, string>> = {}): PriceTable {
+  const prices = split(Object.entries({ ...DEFAULT_PRICING, ...pricing }).map(([name, p]) => [name, toUnitPrice(p)] as const))
+  const alias = split(Object.entries(aliases))
+  const memo = new Map<string, PricedModel>()
+
+  const priceOf = (model: string): { name: string, value: UnitPrice } | undefined => {
+    const hit = lookup(model, prices.exact, prices.patterns)
+    if (hit !== undefined) return hit
+    const undated = model.replace(DATE_SUFFIX, '')
+    return undated !== model ? lookup(undated, prices.exact, prices.patterns) : undefined
+  }
+
+  const compute = (asked: string): PricedModel => {
+    const target = lookup(asked, alias.exact, alias.patterns)?.value ?? asked
+    const model = target.length > MAX_MODEL_LENGTH ? target.slice(0, MAX_MODEL_LENGTH) : target
+    const hit = priceOf(model)
+    return { model, label: hit?.name ?? 'other', price: hit?.value }
+  }
+
+  return {
+    resolve (asked) {
+      if (asked === undefined || asked === '') return UNKNOWN
+      let r = memo.get(asked)
+      if (r === undefined) {
+        r = compute(asked)
+        // Client-chosen names are unbounded: forget them all rather than grow forever.
+        if (memo.size >= MEMO_MAX) memo.clear()
+        memo.set(asked, r)
+      }
+      return r
+    }
+  }
+}
+
+const UNKNOWN: PricedModel = { model: 'unknown', label: 'other', price: undefined }
+
+export function toUnitPrice (p: Price): UnitPrice {
+  const input = usdPerMillionToNanos(p.input)
+  return {
+    input,
+    // No cached price given: cached tokens cost what other input tokens cost.
+    cachedInput: p.cached_input === undefined ? input : usdPerMillionToNanos(p.cached_input),
+    output: usdPerMillionToNanos(p.output)
+  }
+}
+
+/**
+ * cost = (input − cached) × input price + cached × cached price + output × output price,
+ * in integer nano-dollars (rounded once, half up). Reasoning tokens are part of output.
+ * @example priceUsage(usage, table.resolve('gpt-5.2-chat-latest').price!) // 6_265_000 for 1000/600/500/200
+ */
+export function priceUsage (u: TokenUsage, price: UnitPrice): number {
+  const cached = Math.min(u.cached, u.input)
+  return costNanos([[u.input - cached, price.input], [cached, price.cachedInput], [u.output, price.output]])
+}

@@ -1,0 +1,94 @@
+import type { BudgetPeriod } from '../config/schema.js'
+
+/** One metered request: what the ledger, the metrics and the log line are told. */
+export interface UsageRecord {
+  readonly keyId: string
+  readonly keyName: string
+  /** The client's model after aliases (what the ledger groups by). */
+  readonly model: string
+  /** The bounded metrics label: the pricing entry or `other`. */
+  readonly label: string
+  readonly route: string
+  readonly inputTokens: number
+  readonly cachedInputTokens: number
+  readonly outputTokens: number
+  readonly reasoningTokens: number
+  /** Nano-dollars charged (0 for a cache hit). */
+  readonly costNanos: number
+  readonly cacheHit: boolean
+  /** Nano-dollars a cache hit did not spend upstream. */
+  readonly savedNanos: number
+  readonly estimated: boolean
+  /** False when the model has no price (tokens are metered, cost is unknown). */
+  readonly priced: boolean
+  readonly latencyMs: number
+  /** Epoch milliseconds at the end of the request: its UTC day is the ledger day. */
+  readonly atMs: number
+}
+
+/** The ledger's unit: sums per key × model × UTC day. Money in integer nano-dollars. */
+export interface LedgerRow {
+  keyId: string
+  keyName: string
+  model: string
+  /** `YYYY-MM-DD`, UTC. */
+  day: string
+  requests: number
+  inputTokens: number
+  cachedInputTokens: number
+  outputTokens: number
+  reasoningTokens: number
+  costNanos: number
+  cacheHits: number
+  savedNanos: number
+  estimated: number
+}
+
+/** The counters of a row, in a fixed order (storage field names). */
+export const COUNTERS = ['requests', 'inputTokens', 'cachedInputTokens', 'outputTokens', 'reasoningTokens', 'costNanos', 'cacheHits', 'savedNanos', 'estimated'] as const
+export type Counter = typeof COUNTERS[number]
+
+export function utcDay (ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10)
+}
+
+/** The first and last day of a budget period containing `nowMs` (undefined bounds = all time). */
+export function periodDays (period: BudgetPeriod, nowMs: number): { from: string | undefined, to: string | undefined } {
+  const day = utcDay(nowMs)
+  if (period === 'day') return { from: day, to: day }
+  if (period === 'month') return { from: day.slice(0, 8) + '01', to: day.slice(0, 8) + '31' }
+  return { from: undefined, to: undefined }
+}
+
+export function emptyRow (keyId: string, keyName: string, model: string, day: string): LedgerRow {
+  return { keyId, keyName, model, day, requests: 0, inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, costNanos: 0, cacheHits: 0, savedNanos: 0, estimated: 0 }
+}
+
+/**
+ * Adds a record to a row. A cache hit adds a request, a hit and its savings, and no
+ * tokens: the tokens columns count what the upstream processed (and billed).
+ */
+export function addRecord (row: LedgerRow, r: UsageRecord): void {
+  row.keyName = r.keyName
+  row.requests++
+  if (r.cacheHit) {
+    row.cacheHits++
+    row.savedNanos += r.savedNanos
+  } else {
+    row.inputTokens += r.inputTokens
+    row.cachedInputTokens += r.cachedInputTokens
+    row.outputTokens += r.outputTokens
+    row.reasoningTokens += r.reasoningTokens
+    row.costNanos += r.costNanos
+  }
+  if (r.estimated) row.estimated++
+}
+
+export function addRow (into: LedgerRow, from: LedgerRow): void {
+  into.keyName = from.keyName
+  for (const c of COUNTERS) into[c] += from[c]
+}
+
+export function rowId (keyId: string, model: string, day: string): string {
+  return keyId + '\0' + model + '\0' + day
+}
