@@ -138,6 +138,8 @@ export function bufferedLedger (store: LedgerStore, opts: LedgerOptions): SpendL
       }
       addRecord(row, r)
       pendingRecords++
+      // The gauge is about outages: kept current per record only while one lasts.
+      if (failures > 0) gauge()
       schedule(flushMs)
     },
 

@@ -33,8 +33,12 @@ interface Pattern<T> { readonly re: RegExp, readonly specificity: number, readon
 /** `*` matches any run of characters; everything else is literal. */
 function patternOf<T> (name: string, value: T): Pattern<T> {
   const re = new RegExp('^' + name.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$')
-  // The most literal characters win (`gpt-5.2-chat*` beats `gpt-5*`); then the longer name.
-  return { re, specificity: (name.length - (name.split('*').length - 1)) * 1000 + name.length, name, value }
+  return { re, specificity: specificity(name), name, value }
+}
+
+/** The most literal characters win (`gpt-5.2-chat*` beats `gpt-5*`); then the longer name. */
+function specificity (name: string): number {
+  return (name.length - (name.split('*').length - 1)) * 1000 + name.length
 }
 
 /** Exact name first, then the most specific `*` pattern. */
@@ -76,10 +80,15 @@ export function createPriceTable (pricing: Readonly<Record<string, Price>>, alia
   const memo = new Map<string, PricedModel>()
 
   const priceOf = (model: string): { name: string, value: UnitPrice } | undefined => {
-    const hit = lookup(model, prices.exact, prices.patterns)
-    if (hit !== undefined) return hit
+    const exact = prices.exact.get(model)
+    if (exact !== undefined) return { name: model, value: exact }
+    const pattern = prices.patterns.find((p) => p.re.test(model))
+    // A dated snapshot of an exact entry is as specific as that entry's literal name,
+    // so `gpt-5.2-chat-latest-2026-01-01` prefers `gpt-5.2-chat-latest` over `gpt-5*`.
     const undated = model.replace(DATE_SUFFIX, '')
-    return undated !== model ? lookup(undated, prices.exact, prices.patterns) : undefined
+    const base = undated !== model ? prices.exact.get(undated) : undefined
+    if (base !== undefined && (pattern === undefined || specificity(undated) >= pattern.specificity)) return { name: undated, value: base }
+    return pattern
   }
 
   const compute = (asked: string): PricedModel => {
