@@ -69,7 +69,9 @@ export interface Settlement {
  * - Failure: when the store cannot answer (down, timeout), `acquire` rejects with
  *   `LimiterUnavailableError` within the store's command timeout, never later; the caller
  *   applies LIMITS_FAIL_MODE (open: serve unlimited; closed: 503). `settle` rejects the
- *   same way; the lease then expires on its own and the tokens are not debited.
+ *   same way; the lease then expires on its own and the tokens are not debited. A call
+ *   that timed out may still run once the store answers again (a paused Redis): it then
+ *   takes a request and a lease that nobody settles, until the lease expires.
  *   The memory backend never fails.
  */
 export interface RateLimiter {
