@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import './types.js'
 import type { GatewayConfig } from './config/schema.js'
@@ -53,7 +53,8 @@ function newRequestId (): string {
 export async function buildApp (config: GatewayConfig, deps: GatewayDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log as unknown as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // One log line per request is ours (exchange-recorder), not Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.MAX_BODY_BYTES,
     trustProxy: config.TRUST_PROXY,
     genReqId: (req) => clientRequestId(req.headers['x-request-id']) ?? newRequestId(),
@@ -78,10 +79,16 @@ export async function buildApp (config: GatewayConfig, deps: GatewayDeps): Promi
     app.inflight++
     reply.raw.once('close', () => { app.inflight-- })
   })
-  app.addHook('onResponse', async (request, reply) => {
-    // Relay routes log their own line (reply hijacked); this covers everything else.
+  // Fastify's own answers on /v1 (bad key, bad body, model not allowed) pass onSend. Relayed
+  // replies are hijacked: they skip onSend (but not onResponse) and record.exchange counts
+  // them, so counting /v1 in onResponse would count every relayed request twice.
+  app.addHook('onSend', async (request, reply, payload) => {
     if (request.url.startsWith('/v1')) record.refused(request, reply.statusCode)
-    else if (request.url !== '/healthz' && request.url !== '/metrics' && request.url !== '/readyz') {
+    return payload
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.url.startsWith('/v1')) return
+    if (request.url !== '/healthz' && request.url !== '/metrics' && request.url !== '/readyz') {
       deps.log.info({ reqId: request.id, method: request.method, route: request.routeOptions.url ?? 'unknown', status: reply.statusCode, ms: Math.round(performance.now() - request.startedAt) }, 'request')
     }
   })

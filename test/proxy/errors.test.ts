@@ -1,10 +1,11 @@
 import { createServer, type Server } from 'node:http'
-import OpenAI from 'openai'
+import OpenAI, { APIError } from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN_KEY, startGateway, TEST_KEY, UPSTREAM_KEY, type TestGateway } from '../helpers/gateway.js'
 import { freePort } from '../helpers/redis.js'
 
 const headers = { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/json' }
+interface ErrorBody { error: { code: string } }
 const chatBody = JSON.stringify({ model: 'gpt-5.2-chat-latest', messages: [{ role: 'user', content: 'hi' }] })
 
 describe('errors a client sees', () => {
@@ -41,18 +42,18 @@ describe('errors a client sees', () => {
   it('refuses a missing or unknown key with 401 invalid_api_key (AuthenticationError in the SDK)', async () => {
     const res = await fetch(gw.baseURL + '/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: chatBody })
     expect(res.status).toBe(401)
-    expect((await res.json()).error.code).toBe('invalid_api_key')
+    expect(((await res.json()) as ErrorBody).error.code).toBe('invalid_api_key')
     const err = await gw.client('sk-unknown-0123456789abcdefghijklmnopqrstu').chat.completions.create({ model: 'gpt-5.2-chat-latest', messages: [] }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(OpenAI.AuthenticationError)
-    expect((err as OpenAI.APIError).code).toBe('invalid_api_key')
-    expect((err as OpenAI.APIError).message).not.toContain('sk-unknown-0123456789abcdefghijklmnopqrstu')
+    expect((err as APIError).code).toBe('invalid_api_key')
+    expect((err as APIError).message).not.toContain('sk-unknown-0123456789abcdefghijklmnopqrstu')
   })
 
   it('refuses a model outside the key\'s allow-list with 403 model_not_allowed', async () => {
     const client = gw.client('sk-mini-only-0123456789abcdefghijkl')
     const err = await client.chat.completions.create({ model: 'gpt-5.2-chat-latest', messages: [] }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(OpenAI.PermissionDeniedError)
-    expect((err as OpenAI.APIError).code).toBe('model_not_allowed')
+    expect((err as APIError).code).toBe('model_not_allowed')
     const ok = await client.chat.completions.create({ model: 'gpt-5-mini-2026', messages: [] })
     expect(ok.model).toBe('gpt-5-mini-2026')
   })
@@ -86,7 +87,7 @@ describe('errors a client sees', () => {
       res.end(JSON.stringify({ seen: req.headers }))
     })
     const res = await fetch(gw.baseURL + '/chat/completions', { method: 'POST', headers: { ...headers, 'idempotency-key': 'idem-1', 'openai-beta': 'assistants=v2', cookie: 'c=1', 'x-request-id': 'client-req-1' }, body: chatBody })
-    const { seen } = await res.json()
+    const { seen } = (await res.json()) as { seen: Record<string, string | undefined> }
     expect(seen.authorization).toBe(`Bearer ${UPSTREAM_KEY}`)
     expect(seen['idempotency-key']).toBe('idem-1')
     expect(seen['openai-beta']).toBe('assistants=v2')
@@ -126,7 +127,7 @@ describe('an upstream that cannot answer', () => {
     try {
       const res = await fetch(gw.baseURL + '/chat/completions', { method: 'POST', headers, body: chatBody })
       expect(res.status).toBe(502)
-      expect((await res.json()).error.code).toBe('upstream_unavailable')
+      expect(((await res.json()) as ErrorBody).error.code).toBe('upstream_unavailable')
     } finally { await gw.close() }
   })
 
@@ -137,8 +138,8 @@ describe('an upstream that cannot answer', () => {
     const gw = await startGateway({ UPSTREAM_BASE_URL: `http://127.0.0.1:${port}/v1`, UPSTREAM_TIMEOUT_MS: 300 })
     try {
       const err = await gw.client().chat.completions.create({ model: 'gpt-5.2-chat-latest', messages: [] }).catch((e: unknown) => e)
-      expect((err as OpenAI.APIError).status).toBe(504)
-      expect((err as OpenAI.APIError).code).toBe('upstream_timeout')
+      expect((err as APIError).status).toBe(504)
+      expect((err as APIError).code).toBe('upstream_timeout')
     } finally { await gw.close() }
   })
 })
