@@ -49,7 +49,8 @@ export interface CacheFeatureOptions {
 export function createCacheFeature (ctx: FeatureContext, options: CacheFeatureOptions = {}): Feature {
   const { config, metrics } = ctx
   const store = options.store ?? (ctx.redis !== undefined ? redisStore(ctx.redis) : memoryStore(config.CACHE_MEMORY_BYTES))
-  const now = options.now ?? Date.now
+  // Read through the global on every call, so that a test's fake clock applies.
+  const now = options.now ?? (() => Date.now())
   const maxEntry = config.CACHE_MAX_ENTRY_BYTES
   const flights = new Map<string, Flight>()
   const leads = new WeakMap<Exchange, Lead>()
@@ -115,6 +116,7 @@ export function createCacheFeature (ctx: FeatureContext, options: CacheFeatureOp
       }
     },
     onEnd (ex) {
+      l.flight.doneAt = now()
       l.flight.end(isCompleteAnswer(ex), ex.usage)
     }
   })
@@ -132,7 +134,7 @@ export function createCacheFeature (ctx: FeatureContext, options: CacheFeatureOp
     if (s === undefined || s.kind === 'failed') return
     const body = s.kind === 'body' ? s.body : Buffer.concat(f.chunks, f.bytes)
     if (body.length > maxEntry) return
-    const entry: CacheEntry = { kind: s.kind, status: s.status, headers: s.headers, storedAt: now(), ttl: l.ttl, usage: f.usage, body }
+    const entry: CacheEntry = { kind: s.kind, status: s.status, headers: s.headers, storedAt: f.doneAt, ttl: l.ttl, usage: f.usage, body }
     try {
       await store.set(l.key, await encodeEntry(entry, store.kind === 'redis'), l.ttl)
       health.ok()
@@ -157,7 +159,7 @@ export function createCacheFeature (ctx: FeatureContext, options: CacheFeatureOp
       const entry = await lookup(key, ttl)
       if (entry !== undefined) return hit(ex, entry, now())
       const flight = flights.get(key)
-      if (flight === undefined) break
+      if (flight === undefined || (flight.ended && now() - flight.doneAt >= ttl * 1000)) break
       const s = await flight.join()
       if (s.kind !== 'failed') return coalesced(ex, flight, s)
     }
@@ -176,7 +178,8 @@ export function createCacheFeature (ctx: FeatureContext, options: CacheFeatureOp
 
   const coalesced = (ex: Exchange, flight: Flight, s: Exclude<FlightStart, { kind: 'failed' }>): StageAnswer => {
     mark(ex, 'HIT')
-    ex.responseHeaders.age = '0'
+    // A flight that ended is waiting for its entry to be stored: it is that entry already.
+    ex.responseHeaders.age = String(flight.ended ? Math.max(0, Math.floor((now() - flight.doneAt) / 1000)) : 0)
     if (s.kind === 'body') {
       if (s.usage !== undefined) ex.usage = { ...s.usage }
       return { kind: 'body', status: s.status, headers: { ...s.headers }, body: s.body }
@@ -194,6 +197,7 @@ export function createCacheFeature (ctx: FeatureContext, options: CacheFeatureOp
         const l = leads.get(ex)
         if (l === undefined) return
         if (isCompleteAnswer(ex)) {
+          l.flight.doneAt = now()
           l.flight.start({ kind: 'body', status: ex.status, headers: replayHeaders(ex), body: ex.responseBody!, usage: ex.usage })
         } else {
           l.flight.start({ kind: 'failed' })

@@ -20,7 +20,7 @@ const SLOT_OVERHEAD = 160
  * injectable for tests (epoch ms).
  * @example const store = memoryStore(256 * 1024 * 1024); await store.set(k, bytes, 60)
  */
-export function memoryStore (maxBytes: number, now: () => number = Date.now): CacheStore & { readonly bytes: number, readonly size: number } {
+export function memoryStore (maxBytes: number, now: () => number = () => Date.now()): CacheStore & { readonly bytes: number, readonly size: number } {
   const slots = new Map<string, Slot>()
   let bytes = 0
 
