@@ -39,6 +39,7 @@ export const catalogue = {
   GW_ERR_KEY_REVOKED: { status: 409, type: 'invalid_request_error', code: 'key_revoked', message: 'Key %s is revoked; create a new key instead.' },
   GW_ERR_KEY_READ_ONLY: { status: 409, type: 'invalid_request_error', code: 'read_only', message: 'Key %s is declared in the config file and cannot be changed here.' },
   GW_ERR_STORE_UNAVAILABLE: { status: 503, type: 'api_error', code: 'store_unavailable', message: 'The key store is unreachable: %s' },
+  GW_ERR_LEDGER_UNAVAILABLE: { status: 503, type: 'api_error', code: 'store_unavailable', message: 'The spend ledger is unreachable (%s); spend is buffered and written when it is back.' },
   GW_ERR_SHUTTING_DOWN: { status: 503, type: 'api_error', code: 'shutting_down', message: 'The gateway is shutting down.' },
   GW_ERR_INTERNAL: { status: 500, type: 'api_error', code: 'internal_error', message: 'The gateway failed unexpectedly; the request id is in x-request-id.' }
 } as const satisfies Record<string, ErrorSpec>

@@ -92,7 +92,13 @@ export async function usageRoutes (admin: FastifyInstance, ledger: SpendLedger):
     const to = parsed.data.to ?? today
     if (from > to) throw gatewayError('GW_ERR_BAD_REQUEST', [`from (${from}) is after to (${to})`], { param: 'from' })
     const groups = new Set<Group>(parsed.data.group_by ?? GROUPS)
-    const rows = await ledger.rows(from, to)
+    let rows: LedgerRow[]
+    try {
+      rows = await ledger.rows(from, to)
+    } catch (err) {
+      // The cause goes to the log only: store errors may name hosts.
+      throw gatewayError('GW_ERR_LEDGER_UNAVAILABLE', [(err as { code?: string }).code ?? 'no answer'], { cause: err })
+    }
     const grouped = groupRows(rows, groups)
     let total = 0
     for (const r of grouped) total += r.costNanos
