@@ -35,7 +35,7 @@ export function exchangeRecorder (metrics: Metrics, log: Logger) {
       const u = ex.usage
       const line = {
         reqId: ex.id,
-        key: ex.key.name,
+        keyName: ex.key.name,
         method: ex.method,
         route: ex.route,
         model: ex.model,
@@ -60,7 +60,7 @@ export function exchangeRecorder (metrics: Metrics, log: Logger) {
       const route = routeTemplate(request.url)
       const key = request.gatewayKey?.name ?? 'unauthenticated'
       requestCounter(route, 'other', key, status).inc()
-      log.info({ reqId: request.id, key, method: request.method, route, status, outcome: 'refused', ms: Math.round((performance.now() - request.startedAt) * 10) / 10 }, 'request')
+      log.info({ reqId: request.id, keyName: key, method: request.method, route, status, outcome: 'refused', ms: Math.round((performance.now() - request.startedAt) * 10) / 10 }, 'request')
     }
   }
 }
