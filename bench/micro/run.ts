@@ -1,0 +1,11 @@
+import { authBench } from './auth.js'
+import { headersBench } from './headers.js'
+import { sseScannerBench } from './sse-scanner.js'
+
+/**
+ * `npm run bench:micro`: the hot path's pieces one by one (after `npm run build`).
+ * `--quick` shortens every case.
+ */
+const timeMs = process.argv.includes('--quick') ? 100 : 400
+const sections = [sseScannerBench(timeMs), headersBench(timeMs), await authBench(timeMs)]
+process.stdout.write(`Node ${process.version}\n\n${sections.join('\n\n')}\n`)
