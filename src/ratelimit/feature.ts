@@ -3,7 +3,7 @@ import type { Exchange, Stage } from '../proxy/exchange.js'
 import type { SpendReader } from '../metering/spend.js'
 import { gatewayError } from '../errors.js'
 import { budgetError, rateLimitError, setLimitHeaders } from './headers.js'
-import { keyLimits, type Budget } from './key-limits.js'
+import { keyLimits, type Budget, type KeyLimits } from './key-limits.js'
 import { hasLimits, type LimitSpec, type RateLimiter } from './limiter.js'
 import { createMemoryLimiter } from './memory-limiter.js'
 import { createRedisLimiter } from './redis-limiter.js'
@@ -90,10 +90,8 @@ export function createRateLimitFeature (ctx: FeatureContext, spend?: SpendReader
     }
   }
 
-  const before = async (ex: Exchange): Promise<void> => {
-    const { spec, budget } = keyLimits(ex.key, config.limits.defaults)
+  const limit = async (ex: Exchange, { spec, budget }: KeyLimits): Promise<void> => {
     if (budget !== undefined) await checkBudget(ex, budget)
-    // Keys without limits never touch the store.
     if (!hasLimits(spec)) return
     let d
     try {
@@ -110,6 +108,13 @@ export function createRateLimitFeature (ctx: FeatureContext, spend?: SpendReader
       throw rateLimitError(d, spec)
     }
     held.set(ex, { spec, lease: d.lease })
+  }
+
+  const before = (ex: Exchange): Promise<void> | undefined => {
+    const limits = keyLimits(ex.key, config.limits.defaults)
+    // Keys without limits or budget never touch a store, and cost no promise either.
+    if (limits.budget === undefined && !hasLimits(limits.spec)) return
+    return limit(ex, limits)
   }
 
   const after = async (ex: Exchange): Promise<void> => {

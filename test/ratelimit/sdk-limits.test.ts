@@ -7,6 +7,8 @@ const TPM_KEY = 'sk-tpm-0123456789abcdefghijklmnopqrstuvwx'
 const CONC_KEY = 'sk-conc-0123456789abcdefghijklmnopqrstuvw'
 const FREE_KEY = 'sk-free-0123456789abcdefghijklmnopqrstuvw'
 const DEFAULT_KEY = 'sk-dflt-0123456789abcdefghijklmnopqrstuvw'
+const CACHED_RPM_KEY = 'sk-crpm-0123456789abcdefghijklmnopqrstuvw'
+const CACHED_TPM_KEY = 'sk-ctpm-0123456789abcdefghijklmnopqrstuvw'
 
 const chat = { model: 'gpt-5.2-chat-latest', messages: [{ role: 'user' as const, content: 'hi' }] }
 
@@ -29,7 +31,9 @@ describe('per-key limits through the openai SDK (embedded store)', () => {
         { name: 'tpm-key', key: TPM_KEY, tpm: 2000 },
         { name: 'conc-key', key: CONC_KEY, max_concurrency: 1 },
         { name: 'free-key', key: FREE_KEY },
-        { name: 'default-key', key: DEFAULT_KEY, tpm: 5000 }
+        { name: 'default-key', key: DEFAULT_KEY, tpm: 5000 },
+        { name: 'cached-rpm', key: CACHED_RPM_KEY, rpm: 2 },
+        { name: 'cached-tpm', key: CACHED_TPM_KEY, tpm: 2000 }
       ],
       limits: { defaults: { rpm: 1000 } }
     })
@@ -141,5 +145,29 @@ describe('per-key limits through the openai SDK (embedded store)', () => {
     const err = await client.chat.completions.create(chat).then(() => undefined, (e: unknown) => e)
     expect(err).toBeInstanceOf(OpenAI.InternalServerError)
     expect((await client.chat.completions.create(chat)).choices[0]!.message.content).toBeTruthy()
+  })
+  it('counts a cache hit as a request for RPM, but debits no tokens for it', async () => {
+    const cached = { headers: { 'x-gateway-cache-ttl': '60' } }
+    const rpm = gw.client(CACHED_RPM_KEY)
+    const first = await rpm.chat.completions.create(chat, cached).withResponse()
+    const hit = await rpm.chat.completions.create(chat, cached).withResponse()
+    expect(hit.response.headers.get('x-gateway-cache')).toBe('HIT')
+    expect(hit.response.headers.get('x-ratelimit-remaining-requests')).toBe('0')
+    expect(first.response.headers.get('x-ratelimit-remaining-requests')).toBe('1')
+    expect((await rateLimitError(rpm.chat.completions.create(chat, cached))).headers.get('x-ratelimit-remaining-requests')).toBe('0')
+
+    // 2000 TPM: the miss uses 1500 tokens; hits use none, so the key keeps being served.
+    const tpm = gw.client(CACHED_TPM_KEY)
+    await tpm.chat.completions.create(chat, cached)
+    let last = 0
+    for (let i = 0; i < 3; i++) {
+      const r = await tpm.chat.completions.create(chat, cached).withResponse()
+      expect(r.response.headers.get('x-gateway-cache')).toBe('HIT')
+      // 500 left after the miss, refilling at 33 tokens a second, never debited again.
+      const left = Number(r.response.headers.get('x-ratelimit-remaining-tokens'))
+      expect(left).toBeGreaterThanOrEqual(Math.max(500, last))
+      expect(left).toBeLessThan(1000)
+      last = left
+    }
   })
 })
