@@ -3,7 +3,7 @@ import { hashKey, type KeyRecord, type KeyResolver } from './key-record.js'
 import { STORED_SECRET, type KeyChange, type KeyStore } from './key-store.js'
 
 export interface CachedResolverOptions {
-  /** Key records kept in process (least recently used evicted beyond). */
+  /** Key records kept in process (keys unused since the last sweep evicted beyond). */
   readonly maxEntries?: number
   /** Milliseconds an unknown key is answered "unknown" without asking the store. */
   readonly negativeTtlMs?: number
@@ -13,6 +13,8 @@ export interface CachedResolverOptions {
   readonly refreshMs?: number
   readonly now?: () => number
 }
+
+interface Entry { record: KeyRecord, used: boolean }
 
 export interface CachedKeyResolver extends KeyResolver {
   /** Reloads every cached record from the store now (also runs every `refreshMs`). */
@@ -24,10 +26,11 @@ export interface CachedKeyResolver extends KeyResolver {
  * The hot-path key lookup. Per request it hashes the secret (SHA-256, ~1 µs) and reads
  * maps; the store is asked only on a miss, once per secret at a time.
  *
- *   secret ─sha256─▶ static keys (config file) ─▶ cache (LRU, hash → record) ─▶ negative cache
+ *   secret ─sha256─▶ static keys (config file) ─▶ cache (CLOCK, hash → record) ─▶ negative cache
  *                                                     ▲                              │ miss
  *          store.onChange (pub/sub) ── reload/mark ───┘          store.findByHash ◀──┘
  *
+ * - Bounded: beyond `maxEntries`, keys not used since the last sweep are evicted first.
  * - A change (any instance) reloads that key's record; a revocation marks it revoked at
  *   once, before the reload. A creation clears the negative cache, so a key tried before
  *   it existed works as soon as it is announced.
@@ -42,7 +45,8 @@ export function createCachedKeyResolver (store: KeyStore, statics: ReadonlyMap<s
   const negativeTtlMs = options.negativeTtlMs ?? 2_000
   const maxNegative = options.maxNegative ?? 10_000
   const now = options.now ?? Date.now
-  const cache = new Map<string, KeyRecord>()
+  // CLOCK eviction (second chance): a hit only sets `used`, cheaper than re-inserting into the Map for LRU.
+  const cache = new Map<string, Entry>()
   const hashById = new Map<string, string>()
   const negative = new Map<string, number>()
   const inflight = new Map<string, Promise<KeyRecord | undefined>>()
@@ -51,12 +55,17 @@ export function createCachedKeyResolver (store: KeyStore, statics: ReadonlyMap<s
 
   const remember = (hash: string, record: KeyRecord): void => {
     cache.delete(hash)
-    cache.set(hash, record)
+    cache.set(hash, { record, used: false })
     hashById.set(record.id, hash)
-    if (cache.size > maxEntries) {
-      const [oldest, old] = cache.entries().next().value as [string, KeyRecord]
+    while (cache.size > maxEntries) {
+      const [oldest, old] = cache.entries().next().value as [string, Entry]
       cache.delete(oldest)
-      hashById.delete(old.id)
+      if (old.used) {
+        old.used = false
+        cache.set(oldest, old)
+      } else {
+        hashById.delete(old.record.id)
+      }
     }
   }
   const forget = (hash: string): void => {
@@ -78,8 +87,9 @@ export function createCachedKeyResolver (store: KeyStore, statics: ReadonlyMap<s
   const reload = async (id: string, hash: string): Promise<void> => {
     try {
       const record = await store.get(id)
+      const entry = cache.get(hash)
       if (record === undefined) cache.delete(hash)
-      else if (cache.has(hash)) cache.set(hash, record)
+      else if (entry !== undefined) entry.record = record
     } catch (err) {
       // Unknown state: ask the store again at the next request rather than trust stale limits.
       cache.delete(hash)
@@ -93,7 +103,7 @@ export function createCachedKeyResolver (store: KeyStore, statics: ReadonlyMap<s
     const hash = hashById.get(change.id)
     const cached = hash === undefined ? undefined : cache.get(hash)
     if (hash === undefined || cached === undefined) return
-    if (change.kind === 'revoked' && cached.revoked_at === null) cache.set(hash, { ...cached, revoked_at: new Date(now()).toISOString() })
+    if (change.kind === 'revoked' && cached.record.revoked_at === null) cached.record = { ...cached.record, revoked_at: new Date(now()).toISOString() }
     reload(change.id, hash).catch(() => {})
   }
 
@@ -101,9 +111,14 @@ export function createCachedKeyResolver (store: KeyStore, statics: ReadonlyMap<s
     const started = generation
     const byId = new Map((await store.list()).map((r) => [r.id, r]))
     if (started !== generation) return
-    for (const [hash, record] of cache) {
-      const fresh = byId.get(record.id)
-      if (fresh === undefined) { cache.delete(hash); hashById.delete(record.id) } else cache.set(hash, fresh)
+    for (const [hash, entry] of cache) {
+      const fresh = byId.get(entry.record.id)
+      if (fresh === undefined) {
+        cache.delete(hash)
+        hashById.delete(entry.record.id)
+      } else {
+        entry.record = fresh
+      }
     }
     negative.clear()
   }
@@ -124,10 +139,8 @@ export function createCachedKeyResolver (store: KeyStore, statics: ReadonlyMap<s
       if (fixed !== undefined) return fixed
       const hit = cache.get(hash)
       if (hit !== undefined) {
-        // LRU: re-insert so the key moves to the young end of the Map's insertion order.
-        cache.delete(hash)
-        cache.set(hash, hit)
-        return hit
+        hit.used = true
+        return hit.record
       }
       if (!STORED_SECRET.test(secret)) return undefined
       const until = negative.get(hash)
