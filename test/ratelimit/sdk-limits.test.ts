@@ -74,7 +74,7 @@ describe('per-key limits through the openai SDK (embedded store)', () => {
     expect(err.headers.get('x-ratelimit-remaining-requests')).toBe('0')
   })
 
-  it('sends no rate-limit headers for a key without limits', async () => {
+  it('applies limits.defaults to a key without limits of its own', async () => {
     const res = await fetch(`${gw.baseURL}/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${FREE_KEY}`, 'content-type': 'application/json' },
