@@ -3,5 +3,5 @@ import { cacheContract } from './cache-contract.js'
 
 cacheContract('Redis store', async () => {
   const redis = await startRedis()
-  return { overrides: { REDIS_URL: redis.url }, stop: () => redis.stop(), close: () => redis.stop() }
+  return { overrides: { REDIS_URL: redis.url }, stop: () => redis.stop(), restart: () => redis.restart(), close: () => redis.stop() }
 }, { outage: true })
