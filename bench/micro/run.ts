@@ -1,5 +1,6 @@
 import { authBench } from './auth.js'
 import { headersBench } from './headers.js'
+import { recorderBench } from './recorder.js'
 import { sseScannerBench } from './sse-scanner.js'
 
 /**
@@ -7,5 +8,5 @@ import { sseScannerBench } from './sse-scanner.js'
  * `--quick` shortens every case.
  */
 const timeMs = process.argv.includes('--quick') ? 100 : 400
-const sections = [sseScannerBench(timeMs), headersBench(timeMs), await authBench(timeMs)]
+const sections = [sseScannerBench(timeMs), headersBench(timeMs), await authBench(timeMs), await recorderBench(timeMs)]
 process.stdout.write(`Node ${process.version}\n\n${sections.join('\n\n')}\n`)
