@@ -1,9 +1,10 @@
 import type { Feature, FeatureContext } from '../feature.js'
 import type { Exchange, Stage } from '../proxy/exchange.js'
 import type { SpendReader } from '../metering/spend.js'
-import { gatewayError } from '../errors.js'
-import { budgetError, rateLimitError, setLimitHeaders } from './headers.js'
-import { keyLimits, type Budget, type KeyLimits } from './key-limits.js'
+import { createBudgetCheck } from './budget.js'
+import { createFailMode } from './fail-mode.js'
+import { rateLimitError, setLimitHeaders } from './headers.js'
+import { keyLimits, type KeyLimits } from './key-limits.js'
 import { hasLimits, type LimitSpec, type RateLimiter } from './limiter.js'
 import { createMemoryLimiter } from './memory-limiter.js'
 import { createRedisLimiter } from './redis-limiter.js'
@@ -47,61 +48,21 @@ export function createRateLimitFeature (ctx: FeatureContext, spend?: SpendReader
       onRenewError: () => metrics.limiterErrors.inc()
     })
     : createMemoryLimiter(clock)
-  const failClosed = config.LIMITS_FAIL_MODE === 'closed'
+  const failMode = createFailMode(config.LIMITS_FAIL_MODE, log, metrics)
+  const checkBudget = createBudgetCheck({ spend, clock, failMode, metrics, log })
   const held = new WeakMap<Exchange, Held>()
-  let outage = false
-  let warnedNoLedger = false
-
-  /** A store failure: count it, log it once per outage, then refuse (closed) or carry on (open). */
-  const storeFailed = (err: unknown, during: string): void => {
-    metrics.limiterErrors.inc()
-    if (!outage) {
-      outage = true
-      log.warn({ err: (err as Error).message, during, failMode: config.LIMITS_FAIL_MODE }, 'limits store unreachable: ' + (failClosed ? 'refusing limited keys (503)' : 'serving without limits'))
-    }
-  }
-  const storeAnswered = (): void => {
-    if (!outage) return
-    outage = false
-    log.info('limits store reachable again')
-  }
-
-  const checkBudget = async (ex: Exchange, budget: Budget): Promise<void> => {
-    if (spend === undefined) {
-      if (!warnedNoLedger) log.warn('budgets are not enforced: no spend ledger')
-      warnedNoLedger = true
-      return
-    }
-    let spent: number
-    try {
-      spent = await spend.spentNanos(ex.key.id, budget.period, clock())
-      storeAnswered()
-    } catch (err) {
-      storeFailed(err, 'budget')
-      if (failClosed) throw gatewayError('GW_ERR_LIMITS_UNAVAILABLE', [], { cause: err })
-      return
-    }
-    const labels = { key: ex.key.name, period: budget.period }
-    metrics.budget.set(labels, budget.usd)
-    metrics.budgetSpent.set(labels, spent / 1e9)
-    if (spent >= Math.round(budget.usd * 1e9)) {
-      metrics.rateLimited.inc({ key: ex.key.name, limit: 'budget' })
-      throw budgetError(budget.usd, budget.period)
-    }
-  }
 
   const limit = async (ex: Exchange, { spec, budget }: KeyLimits): Promise<void> => {
-    if (budget !== undefined) await checkBudget(ex, budget)
+    if (budget !== undefined) await checkBudget(ex.key, budget)
     if (!hasLimits(spec)) return
     let d
     try {
       d = await limiter.acquire(ex.key.id, spec)
     } catch (err) {
-      storeFailed(err, 'acquire')
-      if (failClosed) throw gatewayError('GW_ERR_LIMITS_UNAVAILABLE', [], { cause: err })
+      failMode.failed(err, 'acquire', true)
       return
     }
-    storeAnswered()
+    failMode.answered()
     setLimitHeaders(ex.responseHeaders, d)
     if (!d.allowed) {
       metrics.rateLimited.inc({ key: ex.key.name, limit: d.limit })
@@ -127,7 +88,7 @@ export function createRateLimitFeature (ctx: FeatureContext, spend?: SpendReader
       await limiter.settle(ex.key.id, h.spec, { lease: h.lease, tokens })
     } catch (err) {
       // The lease expires on its own; these tokens go undebited.
-      storeFailed(err, 'settle')
+      failMode.failed(err, 'settle', false)
     }
   }
 

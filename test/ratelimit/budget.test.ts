@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import OpenAI from 'openai'
+import OpenAI, { APIError, RateLimitError } from 'openai'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app.js'
 import { configFrom } from '../../src/config/load.js'
@@ -46,10 +46,10 @@ async function startWithSpend (mock: MockUpstream, spend: SpendReader, overrides
   return { app, url, keyIds, client: (key) => new OpenAI({ baseURL: `${url}/v1`, apiKey: key, maxRetries: 0 }), close: () => app.close() }
 }
 
-async function caught (p: Promise<unknown>): Promise<OpenAI.APIError> {
+async function caught (p: Promise<unknown>): Promise<APIError> {
   const err = await p.then(() => undefined, (e: unknown) => e)
-  expect(err).toBeInstanceOf(OpenAI.APIError)
-  return err as OpenAI.APIError
+  expect(err).toBeInstanceOf(APIError)
+  return err as APIError
 }
 
 describe('budgets against recorded spend', () => {
@@ -87,12 +87,12 @@ describe('budgets against recorded spend', () => {
   it('refuses a spent budget with insufficient_quota and x-should-retry: false', async () => {
     spend.spent.set(`${gw.keyIds.get('day-key')!}/day`, 5_000_000_000)
     const err = await caught(gw.client(DAY_KEY).chat.completions.create(chat))
-    expect(err).toBeInstanceOf(OpenAI.RateLimitError)
+    expect(err).toBeInstanceOf(RateLimitError)
     expect(err.status).toBe(429)
     expect(err.code).toBe('insufficient_quota')
     expect(err.type).toBe('insufficient_quota')
     expect(err.message).toContain('daily budget of $5.00')
-    expect(err.headers.get('x-should-retry')).toBe('false')
+    expect(err.headers?.get('x-should-retry')).toBe('false')
     const text = await (await fetch(`${gw.url}/metrics`)).text()
     expect(text).toMatch(/gateway_rate_limited_total\{key="day-key",limit="budget"\} 1/)
   })
@@ -131,19 +131,19 @@ describe('budgets against the real spend ledger (metering)', () => {
   it('stops the key once its spend reaches the budget', async () => {
     const client = gw.client(DAY_KEY)
     let served = 0
-    let refusal: OpenAI.APIError | undefined
+    let refusal: APIError | undefined
     await waitFor(async () => {
       try {
         await client.chat.completions.create(chat)
         served++
         return false
       } catch (e) {
-        refusal = e as OpenAI.APIError
+        refusal = e as APIError
         return true
       }
     })
     expect(refusal?.code).toBe('insufficient_quota')
-    expect(refusal?.headers.get('x-should-retry')).toBe('false')
+    expect(refusal?.headers?.get('x-should-retry')).toBe('false')
     // Two requests spend $0.01253 ≥ $0.01; a third may pass while the second is still being recorded.
     expect(served).toBeGreaterThanOrEqual(2)
     expect(served).toBeLessThanOrEqual(3)

@@ -11,6 +11,8 @@ const keys = [
   { name: 'conc1', key: CONC_KEY, max_concurrency: 1 },
   { name: 'tpm2k', key: TPM_KEY, tpm: 2000 }
 ]
+/** OpenAI's error body. */
+interface ErrorBody { error: { message: string, type: string, code: string | null } }
 const body = JSON.stringify({ model: 'gpt-5.2-chat-latest', messages: [{ role: 'user', content: 'hi' }] })
 
 async function post (gw: TestGateway, key: string, signal?: AbortSignal): Promise<Response> {
@@ -51,7 +53,7 @@ function instances (name: string, start: () => Promise<{ env: Record<string, str
       const refused = answers.find((r) => r.status === 429)!
       expect(refused.headers.get('x-ratelimit-remaining-requests')).toBe('0')
       expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
-      expect((await refused.json()).error.code).toBe('rate_limit_exceeded')
+      expect((await refused.json() as ErrorBody).error.code).toBe('rate_limit_exceeded')
       await Promise.all(answers.filter((r) => !r.bodyUsed).map((r) => r.body?.cancel()))
     })
 
@@ -69,7 +71,7 @@ function instances (name: string, start: () => Promise<{ env: Record<string, str
       await reader.read()
       const refused = await post(b, CONC_KEY)
       expect(refused.status).toBe(429)
-      expect((await refused.json()).error.message).toContain('concurrent requests')
+      expect((await refused.json() as ErrorBody).error.message).toContain('concurrent requests')
       abort.abort()
       await waitFor(() => upstreamClosed)
       await waitFor(async () => {
@@ -90,7 +92,7 @@ function instances (name: string, start: () => Promise<{ env: Record<string, str
       })
       const r = await post(b, TPM_KEY)
       expect(r.status).toBe(429)
-      expect((await r.json()).error.type).toBe('tokens')
+      expect((await r.json() as ErrorBody).error.type).toBe('tokens')
     })
   })
 }

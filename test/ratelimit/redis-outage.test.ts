@@ -9,6 +9,8 @@ const keys = [
   { name: 'limited', key: LIMITED, rpm: 1000, max_concurrency: 5 },
   { name: 'free', key: FREE }
 ]
+/** OpenAI's error body. */
+interface ErrorBody { error: { message: string, type: string, code: string | null } }
 const body = JSON.stringify({ model: 'gpt-5.2-chat-latest', messages: [{ role: 'user', content: 'hi' }] })
 
 /** One request with a hard client-side bound: a hung request fails the test instead of hanging it. */
@@ -74,7 +76,7 @@ describe('limits while Redis is unreachable', () => {
       body,
       signal: AbortSignal.timeout(15_000)
     })
-    expect((await again.json()).error.code).toBe('limits_unavailable')
+    expect((await again.json() as ErrorBody).error.code).toBe('limits_unavailable')
     // A key without limits needs no store: served even when failing closed.
     expect((await timedPost(closed, FREE)).res.status).toBe(200)
 

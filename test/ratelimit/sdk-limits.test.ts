@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import OpenAI from 'openai'
+import OpenAI, { RateLimitError } from 'openai'
 import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js'
 
 const RPM_KEY = 'sk-rpm-0123456789abcdefghijklmnopqrstuvwx'
@@ -12,10 +12,10 @@ const CACHED_TPM_KEY = 'sk-ctpm-0123456789abcdefghijklmnopqrstuvw'
 
 const chat = { model: 'gpt-5.2-chat-latest', messages: [{ role: 'user' as const, content: 'hi' }] }
 
-async function rateLimitError (p: Promise<unknown>): Promise<OpenAI.RateLimitError> {
+async function rateLimitError (p: Promise<unknown>): Promise<RateLimitError> {
   const err = await p.then(() => undefined, (e: unknown) => e)
-  expect(err).toBeInstanceOf(OpenAI.RateLimitError)
-  return err as OpenAI.RateLimitError
+  expect(err).toBeInstanceOf(RateLimitError)
+  return err as RateLimitError
 }
 
 async function metricsText (gw: TestGateway): Promise<string> {
@@ -129,7 +129,7 @@ describe('per-key limits through the openai SDK (embedded store)', () => {
         await client.chat.completions.create(chat)
         return true
       } catch (e) {
-        if (e instanceof OpenAI.RateLimitError) return false
+        if (e instanceof RateLimitError) return false
         throw e
       }
     })
