@@ -203,7 +203,8 @@ function isNormalChunkPrefix (parts: readonly Buffer[]): boolean {
   i = skipWs(buf, i + CHOICES.length)
   if (buf[i] !== COLON) return false
   i = skipWs(buf, i + 1)
-  if (buf[i] !== BRACKET_OPEN) return i < buf.length // choices: null → unsure until the end
+  // choices: null (some upstreams' usage chunk) → unsure until the end; any other value is a normal chunk.
+  if (buf[i] !== BRACKET_OPEN) return i < buf.length && buf[i] !== 0x6e
   i = skipWs(buf, i + 1)
   return i < buf.length && buf[i] !== BRACKET_CLOSE
 }

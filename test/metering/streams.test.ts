@@ -55,6 +55,54 @@ describe('client stream bytes', () => {
   })
 })
 
+describe('streams that end without usage, or with odd usage chunks', () => {
+  let gw: TestGateway
+  beforeAll(async () => { gw = await startGateway({}, { chunks: 6 }) })
+  afterAll(async () => { await gw.close() })
+  const lastLine = (): { estimated?: boolean, costUsd: number, outcome: string, tokens: { input: number, output: number } } => JSON.parse(gw.logs.findLast((l) => l.includes('"route":"/v1/chat/completions"'))!)
+
+  it('an upstream that breaks mid-stream: estimated from what was relayed', async () => {
+    gw.mock.once((_req, _body, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      for (const e of chatStreamEvents(CHAT.model, 11, DEFAULT_USAGE).slice(0, 6)) res.write(e)
+      setTimeout(() => res.destroy(), 50)
+    })
+    const res = await post(gw, '/chat/completions', { ...CHAT, stream: true })
+    expect(await res.text()).toContain('upstream')
+    await waitFor(() => gw.logs.some((l) => l.includes('"outcome":"upstream_error"')))
+    const line = lastLine()
+    // "Hello from the mock upstream" (28 bytes) relayed: 7 tokens; input "user" + "hi": 2 tokens.
+    expect(line).toMatchObject({ estimated: true, outcome: 'upstream_error', tokens: { input: 2, output: 7 } })
+    expect(line.costUsd).toBe((2 * 1.40 + 7 * 11.20) / 1e6)
+    expect(await metricValue(gw, 'gateway_estimated_usage_total', { reason: 'upstream_error' })).toBe(1)
+  })
+
+  it('an upstream that ignores include_usage: estimated, marked no_usage', async () => {
+    gw.mock.once((_req, _body, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      for (const e of chatStreamEvents(CHAT.model, 6, undefined)) res.write(e)
+      res.end()
+    })
+    const text = await (await post(gw, '/chat/completions', { ...CHAT, stream: true })).text()
+    expect(text).toBe(chatStreamEvents(CHAT.model, 6, undefined).join(''))
+    await waitFor(async () => await metricValue(gw, 'gateway_estimated_usage_total', { reason: 'no_usage' }) === 1)
+    expect(lastLine()).toMatchObject({ estimated: true, tokens: { input: 2, output: Math.ceil('Hello from the mock upstream,'.length / 4) } })
+  })
+
+  it('a usage chunk with "choices": null is stripped and billed exactly', async () => {
+    const events = chatStreamEvents(CHAT.model, 6, DEFAULT_USAGE).map((e) => e.replace('"choices":[],"usage"', '"choices":null,"usage"'))
+    gw.mock.once((_req, _body, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      for (const e of events) res.write(e)
+      res.end()
+    })
+    const text = await (await post(gw, '/chat/completions', { ...CHAT, stream: true })).text()
+    expect(text).toBe(events.filter((e) => !e.includes('"choices":null')).join(''))
+    await waitFor(() => lastLine().costUsd === HAND_USD)
+    expect(lastLine().estimated).toBeUndefined()
+  })
+})
+
 describe('cache hits', () => {
   let gw: TestGateway
   beforeAll(async () => { gw = await startGateway({ CACHE_TTL_SECONDS: 60 }, { chunks: 4 }) })
