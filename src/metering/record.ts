@@ -48,8 +48,19 @@ export interface LedgerRow {
 export const COUNTERS = ['requests', 'inputTokens', 'cachedInputTokens', 'outputTokens', 'reasoningTokens', 'costNanos', 'cacheHits', 'savedNanos', 'estimated'] as const
 export type Counter = typeof COUNTERS[number]
 
+const DAY_MS = 86_400_000
+let dayStart = 0
+let dayName = '1970-01-01'
+
+/** `YYYY-MM-DD` (UTC) of an epoch ms; the current day is remembered (one call per request). */
 export function utcDay (ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10)
+  if (ms >= dayStart && ms < dayStart + DAY_MS) return dayName
+  const name = new Date(ms).toISOString().slice(0, 10)
+  if (ms >= 0) {
+    dayStart = ms - (ms % DAY_MS)
+    dayName = name
+  }
+  return name
 }
 
 /** The first and last day of a budget period containing `nowMs` (undefined bounds = all time). */
