@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { Cluster } from 'ioredis'
 import type { Logger } from 'pino'
 import { gatewayError } from '../errors.js'
 import { redisPing, redisReady, type RedisClient } from '../store/redis.js'
@@ -63,17 +64,32 @@ function parse (json: string): KeyRecord {
  * @example const store = await createRedisKeyStore(ctx.redis, ctx.log)
  */
 export async function createRedisKeyStore (redis: RedisClient, log: Logger): Promise<KeyStore> {
-  redis.defineCommand('keysCreate', { numberOfKeys: 3, lua: CREATE })
-  redis.defineCommand('keysReplace', { numberOfKeys: 3, lua: REPLACE })
-  redis.defineCommand('keysFind', { numberOfKeys: 3, lua: FIND })
-  const cmd = redis as unknown as Commands
+  // Lookups stay on the shared client (request-path timeout); admin writes and full lists get
+  // their own connection with a patient timeout, so a busy Redis does not answer a create with
+  // 503 after the script may already have run.
+  const admin = withTimeout(redis, ADMIN_TIMEOUT_MS)
+  for (const client of [redis, admin]) {
+    client.defineCommand('keysCreate', { numberOfKeys: 3, lua: CREATE })
+    client.defineCommand('keysReplace', { numberOfKeys: 3, lua: REPLACE })
+    client.defineCommand('keysFind', { numberOfKeys: 3, lua: FIND })
+  }
+  const cmd = admin as unknown as Commands
+  const find = redis as unknown as Commands
   const events = new EventEmitter()
-  const subscriber = await subscribe(redis, log, events)
+  admin.on('error', () => {}) // the shared client and the subscriber already report outages
+  let subscriber: RedisClient
+  try {
+    await redisReady(admin)
+    subscriber = await subscribe(redis, log, events)
+  } catch (err) {
+    admin.disconnect()
+    throw err
+  }
 
-  const readJson = async (id: string): Promise<string | undefined> => (await redis.hget(RECORDS, id)) ?? undefined
+  const readJson = async (id: string): Promise<string | undefined> => (await admin.hget(RECORDS, id)) ?? undefined
   const publish = async (change: KeyChange): Promise<void> => {
     events.emit('change', change)
-    await redis.publish(KEYS_CHANNEL, `${change.kind}:${change.id}`).catch((err: Error) => {
+    await admin.publish(KEYS_CHANNEL, `${change.kind}:${change.id}`).catch((err: Error) => {
       log.warn({ err: err.message, id: change.id }, 'key change not published: other instances see it at their next refresh')
     })
   }
@@ -104,7 +120,7 @@ export async function createRedisKeyStore (redis: RedisClient, log: Logger): Pro
       return { record, secret }
     },
     async list () {
-      const all = Object.values(await redis.hgetall(RECORDS)).map(parse)
+      const all = Object.values(await admin.hgetall(RECORDS)).map(parse)
       return all.sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id))
     },
     async get (id) {
@@ -112,7 +128,7 @@ export async function createRedisKeyStore (redis: RedisClient, log: Logger): Pro
       return json === undefined ? undefined : parse(json)
     },
     async findByHash (hash) {
-      const json = await cmd.keysFind(RECORDS, BY_HASH, NAMES, hash)
+      const json = await find.keysFind(RECORDS, BY_HASH, NAMES, hash)
       return json === null ? undefined : parse(json)
     },
     async update (id: string, patch: KeyPatch) {
@@ -145,8 +161,18 @@ export async function createRedisKeyStore (redis: RedisClient, log: Logger): Pro
     async close () {
       events.removeAllListeners()
       await subscriber.quit().catch(() => subscriber.disconnect())
+      await admin.quit().catch(() => admin.disconnect())
     }
   }
+}
+
+/** Milliseconds an admin write may take (the request path keeps REDIS_COMMAND_TIMEOUT_MS). */
+const ADMIN_TIMEOUT_MS = 10_000
+
+/** Another connection like `redis` with a different command timeout. */
+function withTimeout (redis: RedisClient, commandTimeout: number): RedisClient {
+  if (redis instanceof Cluster) return redis.duplicate([], { redisOptions: { ...redis.options.redisOptions, commandTimeout } })
+  return redis.duplicate({ commandTimeout })
 }
 
 const KINDS = new Set(['created', 'updated', 'revoked'])
