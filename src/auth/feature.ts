@@ -50,7 +50,7 @@ function modelOfPath (upstreamPath: string): string {
 const modelsStage: Stage = {
   name: 'keys',
   before (ex: Exchange) {
-    if (ex.route !== '/v1/models/{id}' || ex.key.models === null || ex.key.models.length === 0) return
+    if (!ex.route.startsWith('/v1/models/') || ex.key.models === null || ex.key.models.length === 0) return
     const model = modelOfPath(ex.upstreamPath)
     if (!isModelAllowed(ex.key.models, model)) throw gatewayError('GW_ERR_MODEL_NOT_ALLOWED', [model], { param: 'model' })
   },

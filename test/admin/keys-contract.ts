@@ -116,6 +116,11 @@ export function keyStoreContract (label: string, setup: () => Promise<StoreUnder
       expect((await adminCall(gw, 'PATCH', `/keys/${k.id}`, { rpm: 5 })).status).toBe(409)
       const again = await createKey(gw, { name: 'frank' })
       expect(again.id).not.toBe(k.id)
+      const logs = gw.logs.join('')
+      for (const secret of [k.key, again.key]) {
+        expect(logs).not.toContain(secret)
+        expect(logs).not.toContain(hashKey(secret))
+      }
     })
 
     it('refuses expired keys with 401 invalid_api_key', async () => {
