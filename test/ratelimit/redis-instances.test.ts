@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startMockUpstream, type MockUpstream } from '../../src/mock/upstream.js'
-import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js'
+import { ADMIN_KEY, startGateway, waitFor, type TestGateway } from '../helpers/gateway.js'
 import { startRedis, startRedisCluster } from '../helpers/redis.js'
 
 const RPM_KEY = 'sk-rpm10-0123456789abcdefghijklmnopqrstuv'
@@ -22,6 +22,13 @@ async function post (gw: TestGateway, key: string, signal?: AbortSignal): Promis
     body: body.replace('}]}', '}],"stream":' + String(signal !== undefined) + '}'),
     signal: signal ?? AbortSignal.timeout(30_000)
   })
+}
+
+/** An admin API call, as a script would make it. */
+async function admin (gw: TestGateway, method: string, path: string, json: unknown): Promise<{ id: string, key: string }> {
+  const res = await fetch(`${gw.url}/admin${path}`, { method, headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(json) })
+  expect(res.status).toBeLessThan(300)
+  return await res.json() as { id: string, key: string }
 }
 
 /** Two gateway instances on one store (single Redis or Cluster) enforce one limit. */
@@ -93,6 +100,40 @@ function instances (name: string, start: () => Promise<{ env: Record<string, str
       const r = await post(b, TPM_KEY)
       expect(r.status).toBe(429)
       expect((await r.json() as ErrorBody).error.type).toBe('tokens')
+    })
+
+    it('follow a limit raised through the admin API on either instance', async () => {
+      const created = await admin(a, 'POST', '/keys', { name: `patched-${name}`, rpm: 1 })
+      expect((await post(b, created.key)).status).toBe(200)
+      expect((await post(a, created.key)).status).toBe(429)
+      await admin(a, 'PATCH', `/keys/${created.id}`, { rpm: 600 })
+      await waitFor(async () => {
+        const r = await post(b, created.key)
+        await r.body?.cancel()
+        return r.status === 200 && r.headers.get('x-ratelimit-limit-requests') === '600'
+      })
+    })
+
+    it('stop a key on every instance once its budget is spent through one of them', async () => {
+      // $0.006265 per mock answer: the $0.01 budget is spent after two answers through a.
+      const created = await admin(a, 'POST', '/keys', { name: `budget-${name}`, budget_usd: 0.01, budget_period: 'total' })
+      expect((await post(a, created.key)).status).toBe(200)
+      expect((await post(a, created.key)).status).toBe(200)
+      // Each instance buffers its spend briefly before the shared ledger has it (metering):
+      // the other instance stops the key as soon as the ledger does.
+      for (const gw of [a, b]) {
+        await waitFor(async () => {
+          const r = await post(gw, created.key)
+          if (r.status === 200) {
+            await r.body?.cancel()
+            return false
+          }
+          expect(r.status).toBe(429)
+          expect(r.headers.get('x-should-retry')).toBe('false')
+          expect((await r.json() as ErrorBody).error.code).toBe('insufficient_quota')
+          return true
+        })
+      }
     })
   })
 }
