@@ -1,7 +1,7 @@
 import { promisify } from 'node:util'
 import { deflateRaw, inflateRaw, constants } from 'node:zlib'
 import { z } from 'zod'
-import type { UsageSummary } from '../proxy/exchange.js'
+import type { Exchange, UsageSummary } from '../proxy/exchange.js'
 
 const deflateAsync = promisify(deflateRaw)
 const inflateAsync = promisify(inflateRaw)
@@ -89,4 +89,16 @@ export async function decodeEntry (buf: Buffer): Promise<CacheEntry | undefined>
   const payload = buf.subarray(HEAD + metaLength)
   const body = (buf[1]! & FLAG_DEFLATE) !== 0 ? await inflateAsync(payload) : payload
   return { ...meta, body }
+}
+
+/** The upstream headers a replay carries (content type and the model/version headers). */
+export function replayHeaders (ex: Exchange): Record<string, string> {
+  const out: Record<string, string> = {}
+  const h = ex.upstreamHeaders
+  if (h === undefined) return out
+  for (const name of REPLAYED_HEADERS) {
+    const v = h[name]
+    if (typeof v === 'string') out[name] = v
+  }
+  return out
 }

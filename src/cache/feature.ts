@@ -1,12 +1,15 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Feature, FeatureContext } from '../feature.js'
 import type { Exchange, StageAnswer, StreamObserver } from '../proxy/exchange.js'
 import { cacheKey, cacheScope } from './cache-key.js'
-import { decodeEntry, encodeEntry, REPLAYED_HEADERS, type CacheEntry } from './entry.js'
+import { decodeEntry, encodeEntry, replayHeaders, type CacheEntry } from './entry.js'
+import { redisFillLock, type FillLock } from './fill-lock.js'
 import { Flight, type FlightStart } from './flight.js'
 import { memoryStore } from './memory-store.js'
 import { cacheDirective, cacheTtl, isCacheableRequest, isCompleteAnswer } from './policy.js'
 import { redisStore } from './redis-store.js'
 import type { CacheStore } from './store.js'
+import { storeHealth } from './store-health.js'
 
 /** The cache's state for a request that goes upstream and may be stored (a MISS or a refresh). */
 interface Lead {
@@ -19,16 +22,25 @@ interface Lead {
   registered: boolean
   /** Chunks are being kept (for waiters and the store). */
   recording: boolean
+  /** This request holds the cross-instance fill lock (Redis): released once stored. */
+  lockToken: string | undefined
 }
 
 /** Rounds of "look up, else join the request in flight" before a request goes upstream alone. */
 const JOIN_ATTEMPTS = 3
+/** How long the fill lock lasts, and how long another instance's identical request waits for its entry (ms). */
+const LOCK_MS = 30_000
+/** First and longest pause between two looks at the store while another instance fills the entry (ms). */
+const POLL_FIRST_MS = 20
+const POLL_MAX_MS = 200
 
 export interface CacheFeatureOptions {
   /** The store; by default Redis when configured, else the in-process LRU. */
   store?: CacheStore
   /** Epoch milliseconds (entry age and expiry); injectable for tests. */
   now?: () => number
+  /** Cross-instance coalescing; by default a Redis lock when Redis is configured. `null`: none. */
+  lock?: FillLock | null
 }
 
 /**
@@ -55,6 +67,7 @@ export function createCacheFeature (ctx: FeatureContext, options: CacheFeatureOp
   const flights = new Map<string, Flight>()
   const leads = new WeakMap<Exchange, Lead>()
   const health = storeHealth(ctx, store.kind)
+  const lock: FillLock | undefined = options.lock === null ? undefined : options.lock ?? (ctx.redis !== undefined ? redisFillLock(ctx.redis, LOCK_MS) : undefined)
 
   const mark = (ex: Exchange, result: 'HIT' | 'MISS' | 'BYPASS'): void => {
     ex.cache = result
@@ -83,14 +96,57 @@ export function createCacheFeature (ctx: FeatureContext, options: CacheFeatureOp
     lead.registered = false
   }
 
-  const lead = (ex: Exchange, key: string, ttl: number, register: boolean): void => {
-    const l: Lead = { key, ttl, flight: new Flight(), store: true, registered: false, recording: true }
+  /** A new flight for the key; `register` lets identical requests of this instance join it. */
+  const newLead = (key: string, ttl: number, register: boolean): Lead => {
+    const l: Lead = { key, ttl, flight: new Flight(), store: true, registered: false, recording: true, lockToken: undefined }
     if (register && !flights.has(key)) {
       flights.set(key, l.flight)
       l.registered = true
     }
+    return l
+  }
+
+  /** The request goes upstream as the flight's leader: record what its client receives. */
+  const arm = (ex: Exchange, l: Lead): void => {
     leads.set(ex, l)
     ex.observers.push(recorder(ex, l))
+  }
+
+  /**
+   * Non-stream requests with Redis: takes the fill lock, or, when another instance holds
+   * it, waits for that instance's entry (up to LOCK_MS). Streams do not wait across
+   * instances: only local waiters can follow the live bytes, and a remote waiter would
+   * get nothing until the end.
+   */
+  const waitForOtherInstance = async (ex: Exchange, l: Lead): Promise<CacheEntry | undefined> => {
+    if (lock === undefined || ex.stream) return undefined
+    l.lockToken = await lock.acquire(l.key)
+    if (l.lockToken !== undefined) return undefined
+    const end = performance.now() + LOCK_MS
+    for (let pause = POLL_FIRST_MS; performance.now() < end; pause = Math.min(pause * 2, POLL_MAX_MS)) {
+      await sleep(pause)
+      const entry = await lookup(l.key, l.ttl)
+      if (entry !== undefined) return entry
+      // Released without an entry (its answer failed): go upstream. One more look first, in
+      // case it stored and released between the two calls.
+      if (!(await lock.held(l.key))) return await lookup(l.key, l.ttl)
+    }
+    return undefined
+  }
+
+  /** An entry another instance stored: answer this request and this instance's waiters with it. */
+  const fromOtherInstance = (ex: Exchange, l: Lead, entry: CacheEntry): StageAnswer => {
+    const f = l.flight
+    f.doneAt = entry.storedAt
+    if (entry.kind === 'body') {
+      f.start({ kind: 'body', status: entry.status, headers: entry.headers, body: entry.body, usage: entry.usage })
+    } else {
+      f.start({ kind: 'stream', status: entry.status, headers: entry.headers })
+      f.push(entry.body)
+      f.end(true, entry.usage)
+    }
+    unregister(l)
+    return hit(ex, entry, now())
   }
 
   /** Sees the leader's stream as its client receives it; keeps the chunks for waiters and the store. */
@@ -152,7 +208,7 @@ export function createCacheFeature (ctx: FeatureContext, options: CacheFeatureOp
     if (directive !== 'use') {
       mark(ex, 'BYPASS')
       // A refresh stores its fresh answer, but waits for no one and lets no one wait for it.
-      if (directive === 'refresh') lead(ex, key, ttl, false)
+      if (directive === 'refresh') arm(ex, newLead(key, ttl, false))
       return undefined
     }
     for (let attempt = 0; attempt < JOIN_ATTEMPTS; attempt++) {
@@ -163,8 +219,11 @@ export function createCacheFeature (ctx: FeatureContext, options: CacheFeatureOp
       const s = await flight.join()
       if (s.kind !== 'failed') return coalesced(ex, flight, s)
     }
+    const l = newLead(key, ttl, true)
+    const remote = await waitForOtherInstance(ex, l)
+    if (remote !== undefined) return fromOtherInstance(ex, l, remote)
     mark(ex, 'MISS')
-    lead(ex, key, ttl, true)
+    arm(ex, l)
     return undefined
   }
 
@@ -211,6 +270,7 @@ export function createCacheFeature (ctx: FeatureContext, options: CacheFeatureOp
         l.flight.end(false, ex.usage)
         try {
           if (l.store && l.flight.complete) await save(l)
+          if (l.lockToken !== undefined) await lock?.release(l.key, l.lockToken)
         } finally {
           // Only now: until the entry is stored, late arrivals still join the finished flight.
           unregister(l)
@@ -220,36 +280,6 @@ export function createCacheFeature (ctx: FeatureContext, options: CacheFeatureOp
   }
 }
 
-/** The upstream headers a replay carries (content type and the model/version headers). */
-function replayHeaders (ex: Exchange): Record<string, string> {
-  const out: Record<string, string> = {}
-  const h = ex.upstreamHeaders
-  if (h === undefined) return out
-  for (const name of REPLAYED_HEADERS) {
-    const v = h[name]
-    if (typeof v === 'string') out[name] = v
-  }
-  return out
-}
-
 async function * once (body: Buffer): AsyncGenerator<Buffer> {
   yield body
-}
-
-/** Counts store failures and logs them once per outage (a dead Redis must not flood the log). */
-function storeHealth (ctx: FeatureContext, kind: string): { ok (): void, failed (op: 'get' | 'set', err: unknown): void } {
-  let down = false
-  return {
-    ok () {
-      if (!down) return
-      down = false
-      ctx.log.info({ store: kind }, 'cache store answers again')
-    },
-    failed (op, err) {
-      ctx.metrics.cacheErrors.inc({ op })
-      if (down) return
-      down = true
-      ctx.log.warn({ store: kind, op, err: (err as Error)?.message }, 'cache store failing: serving misses')
-    }
-  }
 }

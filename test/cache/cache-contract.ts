@@ -57,7 +57,7 @@ function send (b: Record<string, unknown>): Record<string, unknown> {
  * The cache's behaviour, the same for every store: `setup` gives the store (memory,
  * Redis, Redis Cluster); gateways are started on it with a 60 s TTL.
  */
-export function cacheContract (label: string, setup: () => Promise<StoreUnderTest>, options: { outage: boolean }): void {
+export function cacheContract (label: string, setup: () => Promise<StoreUnderTest>, options: { outage: boolean, instances: boolean }): void {
   describe(`response cache (${label})`, () => {
     let store: StoreUnderTest
     let gw: TestGateway
@@ -303,6 +303,42 @@ export function cacheContract (label: string, setup: () => Promise<StoreUnderTes
         expect(Number(m?.[1])).toBeGreaterThan(0)
       }
     })
+
+    if (options.instances) {
+      it('makes an identical JSON request on another instance wait for the first one\'s answer (fill lock)', async () => {
+        const second = await startGateway({ ...store.overrides, CACHE_TTL_SECONDS: 60, keys }, {}, mock)
+        mock.options.latencyMs = 400
+        try {
+          const body = chatBody()
+          const first = post(gw, '/chat/completions', send(body))
+          await waitFor(() => upstreamCalls(mock, body.marker) === 1)
+          const other = await post(second, '/chat/completions', send(body))
+          const a = await first
+          expect(a.headers.get('x-gateway-cache')).toBe('MISS')
+          expect(other.headers.get('x-gateway-cache')).toBe('HIT')
+          expect(other.body.equals(a.body)).toBe(true)
+          expect(upstreamCalls(mock, body.marker)).toBe(1)
+
+          // The first instance's answer fails: the other one goes upstream itself.
+          const failing = chatBody()
+          mock.once(async (_req, _body, res) => {
+            await new Promise((resolve) => setTimeout(resolve, 400))
+            res.writeHead(500, { 'content-type': 'application/json' })
+            res.end('{"error":{"message":"boom","type":"server_error","param":null,"code":null}}')
+          })
+          const doomed = post(gw, '/chat/completions', send(failing))
+          await waitFor(() => upstreamCalls(mock, failing.marker) === 1)
+          const retried = await post(second, '/chat/completions', send(failing))
+          expect((await doomed).status).toBe(500)
+          expect(retried.status).toBe(200)
+          expect(retried.headers.get('x-gateway-cache')).toBe('MISS')
+          expect(upstreamCalls(mock, failing.marker)).toBe(2)
+        } finally {
+          mock.options.latencyMs = 0
+          await second.close()
+        }
+      })
+    }
 
     // Last: the store stays down. The embedded store cannot be down, so it has no such test.
     if (options.outage) {

@@ -4,4 +4,4 @@ import { cacheContract } from './cache-contract.js'
 cacheContract('Redis Cluster store', async () => {
   const cluster = await startRedisCluster()
   return { overrides: { REDIS_CLUSTER_NODES: cluster.nodesEnv }, stop: () => cluster.stop(), close: () => cluster.stop() }
-}, { outage: true })
+}, { outage: true, instances: true })

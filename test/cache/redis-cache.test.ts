@@ -4,4 +4,4 @@ import { cacheContract } from './cache-contract.js'
 cacheContract('Redis store', async () => {
   const redis = await startRedis()
   return { overrides: { REDIS_URL: redis.url }, stop: () => redis.stop(), restart: () => redis.restart(), close: () => redis.stop() }
-}, { outage: true })
+}, { outage: true, instances: true })
