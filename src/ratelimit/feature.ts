@@ -78,10 +78,7 @@ export function createRateLimitFeature (ctx: FeatureContext, spend?: SpendReader
     return limit(ex, limits)
   }
 
-  const after = async (ex: Exchange): Promise<void> => {
-    const h = held.get(ex)
-    if (h === undefined) return
-    held.delete(ex)
+  const settle = async (ex: Exchange, h: Held): Promise<void> => {
     const u = ex.usage
     const tokens = ex.cache === 'HIT' || u === undefined ? 0 : u.inputTokens + u.outputTokens
     try {
@@ -90,6 +87,13 @@ export function createRateLimitFeature (ctx: FeatureContext, spend?: SpendReader
       // The lease expires on its own; these tokens go undebited.
       failMode.failed(err, 'settle', false)
     }
+  }
+
+  const after = (ex: Exchange): Promise<void> | undefined => {
+    const h = held.get(ex)
+    if (h === undefined) return
+    held.delete(ex)
+    return settle(ex, h)
   }
 
   const stage: Stage = { name: 'limits', before, after }
