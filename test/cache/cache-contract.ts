@@ -265,6 +265,32 @@ export function cacheContract (label: string, setup: () => Promise<StoreUnderTes
       }
     })
 
+    it('does not store answers above CACHE_MAX_ENTRY_BYTES, yet coalesced waiters still get every byte', async () => {
+      const small = await startGateway({ ...store.overrides, CACHE_TTL_SECONDS: 60, CACHE_MAX_ENTRY_BYTES: 500, keys }, {}, mock)
+      // Slow enough that the waiters join before the stream passes 500 bytes (then it takes no new ones).
+      mock.options.chunkDelayMs = 150
+      try {
+        const json = chatBody()
+        await post(small, '/chat/completions', send(json))
+        expect((await post(small, '/chat/completions', send(json))).headers.get('x-gateway-cache')).toBe('MISS')
+        const body = chatBody({ stream: true })
+        const leader = post(small, '/chat/completions', send(body))
+        await waitFor(() => upstreamCalls(mock, body.marker) === 1)
+        const waiters = await Promise.all([1, 2].map(() => post(small, '/chat/completions', send(body))))
+        const full = (await leader).body
+        expect(full.length).toBeGreaterThan(500)
+        for (const w of waiters) expect(w.body.equals(full)).toBe(true)
+        expect(upstreamCalls(mock, body.marker)).toBe(1)
+        const later = await post(small, '/chat/completions', send(body))
+        expect(later.headers.get('x-gateway-cache')).toBe('MISS')
+        expect(upstreamCalls(mock, json.marker)).toBe(2)
+        expect(upstreamCalls(mock, body.marker)).toBe(2)
+      } finally {
+        mock.options.chunkDelayMs = 0
+        await small.close()
+      }
+    })
+
     it('meters hits and coalesced waiters at $0 and counts what they saved in /admin/usage', async () => {
       const body = chatBody()
       const miss = await post(gw, '/chat/completions', send(body), {}, SAVER_KEY)
