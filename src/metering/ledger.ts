@@ -41,7 +41,7 @@ export interface LedgerOptions {
   readonly closeTimeoutMs?: number
 }
 
-interface Batch { readonly id: string, readonly rows: LedgerRow[] }
+interface Batch { readonly id: string, readonly rows: LedgerRow[], readonly records: number }
 
 /**
  * The write side, off the response path: `record` sums into an in-memory map; a timer
@@ -52,137 +52,152 @@ interface Batch { readonly id: string, readonly rows: LedgerRow[] }
  *
  *   record() ─▶ pending (Map rowId → row) ──timer──▶ inflight batch ──write──▶ store
  *                                                       └─ fails: kept, retried ─┘
+ * @example const ledger = bufferedLedger(sqliteLedgerStore(db), { log, metrics })
  */
 export function bufferedLedger (store: LedgerStore, opts: LedgerOptions): SpendLedger {
-  const flushMs = opts.flushMs ?? 250
-  const maxRows = opts.maxBufferedRows ?? 100_000
-  let pending = new Map<string, LedgerRow>()
-  let pendingRecords = 0
-  let inflight: (Batch & { records: number }) | undefined
-  let timer: NodeJS.Timeout | undefined
-  let running: Promise<void> | undefined
-  let failures = 0
-  let lastWarn = 0
-  let closed = false
+  return new BufferedLedger(store, opts)
+}
 
-  const gauge = (): void => { opts.metrics.ledgerBuffered.set(pendingRecords + (inflight?.records ?? 0)) }
+class BufferedLedger implements SpendLedger {
+  private pending = new Map<string, LedgerRow>()
+  private pendingRecords = 0
+  private inflight: Batch | undefined
+  private timer: NodeJS.Timeout | undefined
+  private running: Promise<void> | undefined
+  private failures = 0
+  private lastWarn = 0
+  private closed = false
+  private readonly flushMs: number
+  private readonly maxRows: number
 
-  const schedule = (delay: number): void => {
-    if (timer !== undefined || closed) return
-    timer = setTimeout(() => {
-      timer = undefined
-      flush().catch(() => {})
-    }, delay)
-    timer.unref()
+  constructor (private readonly store: LedgerStore, private readonly opts: LedgerOptions) {
+    this.flushMs = opts.flushMs ?? 250
+    this.maxRows = opts.maxBufferedRows ?? 100_000
   }
 
-  const writeOnce = async (): Promise<void> => {
-    if (inflight === undefined && pending.size > 0) {
-      inflight = { id: randomBytes(9).toString('base64url'), rows: [...pending.values()], records: pendingRecords }
-      pending = new Map()
-      pendingRecords = 0
-    }
-    if (inflight === undefined) return
-    await store.write(inflight.rows, inflight.id)
-    inflight = undefined
-    failures = 0
-    gauge()
-  }
-
-  const flush = async (): Promise<void> => {
-    // One write at a time; a failure of the one we waited for is not ours to report.
-    for (let r = running; r !== undefined; r = running) await r.catch(() => {})
-    running = (async () => {
-      try {
-        // The failed batch first, then what arrived meanwhile.
-        await writeOnce()
-        if (pending.size > 0) await writeOnce()
-      } catch (err) {
-        failures++
-        opts.metrics.ledgerErrors.inc()
-        const now = Date.now()
-        if (now - lastWarn > 10_000) {
-          lastWarn = now
-          opts.log.warn({ err: (err as Error).message, buffered: pendingRecords + (inflight?.records ?? 0) }, 'spend ledger unreachable: buffering')
-        }
-        schedule(Math.min(flushMs * 2 ** failures, 5_000))
-        throw err
-      } finally {
-        running = undefined
-        gauge()
+  record (r: UsageRecord): void {
+    const day = utcDay(r.atMs)
+    const id = rowId(r.keyId, r.model, day)
+    let row = this.pending.get(id)
+    if (row === undefined) {
+      if (this.pending.size >= this.maxRows) {
+        this.opts.log.error({ keyId: r.keyId, model: r.model, costNanos: r.costNanos }, 'spend ledger buffer full: record dropped')
+        return
       }
-    })()
-    await running
+      row = emptyRow(r.keyId, r.keyName, r.model, day)
+      this.pending.set(id, row)
+    }
+    addRecord(row, r)
+    this.pendingRecords++
+    // The gauge is about outages: kept current per record only while one lasts.
+    if (this.failures > 0) this.gauge()
+    this.schedule(this.flushMs)
+  }
+
+  async spentNanos (keyId: string, period: BudgetPeriod, nowMs: number): Promise<number> {
+    const stored = await this.store.spent(keyId, period, nowMs)
+    // Read after the store answered: a batch whose write completed meanwhile is no longer local.
+    const { from, to } = periodDays(period, nowMs)
+    let sum = stored
+    for (const row of this.local((r) => r.keyId === keyId && (from === undefined || r.day >= from) && (to === undefined || r.day <= to))) sum += row.costNanos
+    return sum
+  }
+
+  async rows (from: string, to: string): Promise<LedgerRow[]> {
+    const stored = await this.store.rows(from, to)
+    const byId = new Map(stored.map((r) => [rowId(r.keyId, r.model, r.day), r]))
+    for (const row of this.local((r) => r.day >= from && r.day <= to)) {
+      const id = rowId(row.keyId, row.model, row.day)
+      const have = byId.get(id)
+      if (have === undefined) byId.set(id, row)
+      else addRow(have, row)
+    }
+    return [...byId.values()]
+  }
+
+  async flush (): Promise<void> {
+    // One write at a time; a failure of the one we waited for is not ours to report.
+    for (let r = this.running; r !== undefined; r = this.running) await r.catch(() => {})
+    this.running = this.writeAll()
+    try {
+      await this.running
+    } finally {
+      this.running = undefined
+      this.gauge()
+    }
+  }
+
+  async close (): Promise<void> {
+    this.closed = true
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = undefined
+    const end = Date.now() + (this.opts.closeTimeoutMs ?? 5_000)
+    for (;;) {
+      try {
+        await this.flush()
+        return
+      } catch (err) {
+        if (Date.now() > end) {
+          this.opts.log.error({ err: (err as Error).message, lostRecords: this.buffered() }, 'spend ledger unreachable at shutdown: buffered spend lost')
+          return
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200))
+      }
+    }
+  }
+
+  /** The failed batch first, then what arrived meanwhile; on failure, count, warn and retry later. */
+  private async writeAll (): Promise<void> {
+    try {
+      await this.writeOnce()
+      if (this.pending.size > 0) await this.writeOnce()
+    } catch (err) {
+      this.failures++
+      this.opts.metrics.ledgerErrors.inc()
+      const now = Date.now()
+      if (now - this.lastWarn > 10_000) {
+        this.lastWarn = now
+        this.opts.log.warn({ err: (err as Error).message, buffered: this.buffered() }, 'spend ledger unreachable: buffering')
+      }
+      this.schedule(Math.min(this.flushMs * 2 ** this.failures, 5_000))
+      throw err
+    }
+  }
+
+  private async writeOnce (): Promise<void> {
+    if (this.inflight === undefined && this.pending.size > 0) {
+      this.inflight = { id: randomBytes(9).toString('base64url'), rows: [...this.pending.values()], records: this.pendingRecords }
+      this.pending = new Map()
+      this.pendingRecords = 0
+    }
+    if (this.inflight === undefined) return
+    await this.store.write(this.inflight.rows, this.inflight.id)
+    this.inflight = undefined
+    this.failures = 0
+  }
+
+  private schedule (delay: number): void {
+    if (this.timer !== undefined || this.closed) return
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.flush().catch(() => {})
+    }, delay)
+    this.timer.unref()
+  }
+
+  private buffered (): number {
+    return this.pendingRecords + (this.inflight?.records ?? 0)
+  }
+
+  private gauge (): void {
+    this.opts.metrics.ledgerBuffered.set(this.buffered())
   }
 
   /** Buffered rows (pending and in flight) passing `keep`, as copies. */
-  const local = (keep: (row: LedgerRow) => boolean): LedgerRow[] => {
+  private local (keep: (row: LedgerRow) => boolean): LedgerRow[] {
     const out: LedgerRow[] = []
-    for (const row of pending.values()) if (keep(row)) out.push({ ...row })
-    for (const row of inflight?.rows ?? []) if (keep(row)) out.push({ ...row })
+    for (const row of this.pending.values()) if (keep(row)) out.push({ ...row })
+    for (const row of this.inflight?.rows ?? []) if (keep(row)) out.push({ ...row })
     return out
-  }
-
-  return {
-    record (r) {
-      const day = utcDay(r.atMs)
-      const id = rowId(r.keyId, r.model, day)
-      let row = pending.get(id)
-      if (row === undefined) {
-        if (pending.size >= maxRows) {
-          opts.log.error({ keyId: r.keyId, model: r.model, costNanos: r.costNanos }, 'spend ledger buffer full: record dropped')
-          return
-        }
-        row = emptyRow(r.keyId, r.keyName, r.model, day)
-        pending.set(id, row)
-      }
-      addRecord(row, r)
-      pendingRecords++
-      // The gauge is about outages: kept current per record only while one lasts.
-      if (failures > 0) gauge()
-      schedule(flushMs)
-    },
-
-    async spentNanos (keyId, period, nowMs) {
-      const stored = await store.spent(keyId, period, nowMs)
-      // Read after the store answered: a batch whose write completed meanwhile is no longer local.
-      const { from, to } = periodDays(period, nowMs)
-      let sum = stored
-      for (const row of local((r) => r.keyId === keyId && (from === undefined || r.day >= from) && (to === undefined || r.day <= to))) sum += row.costNanos
-      return sum
-    },
-
-    async rows (from, to) {
-      const stored = await store.rows(from, to)
-      const byId = new Map(stored.map((r) => [rowId(r.keyId, r.model, r.day), r]))
-      for (const row of local((r) => r.day >= from && r.day <= to)) {
-        const id = rowId(row.keyId, row.model, row.day)
-        const have = byId.get(id)
-        if (have === undefined) byId.set(id, row)
-        else addRow(have, row)
-      }
-      return [...byId.values()]
-    },
-
-    flush,
-
-    async close () {
-      closed = true
-      if (timer !== undefined) clearTimeout(timer)
-      timer = undefined
-      const end = Date.now() + (opts.closeTimeoutMs ?? 5_000)
-      for (;;) {
-        try {
-          await flush()
-          return
-        } catch (err) {
-          if (Date.now() > end) {
-            opts.log.error({ err: (err as Error).message, lostRecords: pendingRecords + (inflight?.records ?? 0) }, 'spend ledger unreachable at shutdown: buffered spend lost')
-            return
-          }
-          await new Promise((resolve) => setTimeout(resolve, 200))
-        }
-      }
-    }
   }
 }

@@ -27,6 +27,6 @@ export async function post (gw: TestGateway, path: string, body: unknown, header
   })
 }
 
-export const CHAT = { model: 'gpt-5.2-chat-latest', messages: [{ role: 'user', content: 'hi' }] }
+export const CHAT = { model: 'gpt-5.2-chat-latest', messages: [{ role: 'user' as const, content: 'hi' }] }
 /** The hand-computed price of the mock's default usage: 400 × 1.40 + 600 × 0.175 + 500 × 11.20 per 1M. */
 export const HAND_USD = 0.006265
