@@ -160,29 +160,31 @@ export function meteringStage (opts: MeteringStageOptions): Stage {
     },
 
     after (ex) {
-      const u = ex.usage
-      if (u === undefined) return
-      const priced = prices.resolve(ex.model ?? u.model)
-      const hit = ex.cache === 'HIT'
-      onRecord({
-        keyId: ex.key.id,
-        keyName: ex.key.name,
-        model: priced.model,
-        label: priced.label,
-        route: ex.route,
-        inputTokens: u.inputTokens,
-        cachedInputTokens: u.cachedInputTokens,
-        outputTokens: u.outputTokens,
-        reasoningTokens: u.reasoningTokens,
-        costNanos: hit ? 0 : u.costNanos,
-        cacheHit: hit,
-        savedNanos: hit && priced.price !== undefined ? priceUsage(tokensOf(u), priced.price) : 0,
-        estimated: u.estimated,
-        priced: u.priced,
-        latencyMs: performance.now() - ex.startedAt,
-        atMs: Date.now()
-      }, reasons.get(ex))
+      if (ex.usage !== undefined) onRecord(usageRecord(ex, ex.usage, prices.resolve(ex.model ?? ex.usage.model)), reasons.get(ex))
     }
+  }
+}
+
+/** The one record of an exchange: a cache hit costs 0 and saves what it would have cost. */
+function usageRecord (ex: Exchange, u: UsageSummary, priced: PricedModel): UsageRecord {
+  const hit = ex.cache === 'HIT'
+  return {
+    keyId: ex.key.id,
+    keyName: ex.key.name,
+    model: priced.model,
+    label: priced.label,
+    route: ex.route,
+    inputTokens: u.inputTokens,
+    cachedInputTokens: u.cachedInputTokens,
+    outputTokens: u.outputTokens,
+    reasoningTokens: u.reasoningTokens,
+    costNanos: hit ? 0 : u.costNanos,
+    cacheHit: hit,
+    savedNanos: hit && priced.price !== undefined ? priceUsage(tokensOf(u), priced.price) : 0,
+    estimated: u.estimated,
+    priced: u.priced,
+    latencyMs: performance.now() - ex.startedAt,
+    atMs: Date.now()
   }
 }
 
