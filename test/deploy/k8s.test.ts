@@ -53,8 +53,8 @@ describe.each(hasKubectl() ? ['kubectl', 'files'] as const : ['files'] as const)
   const container = pod.containers[0]
   const env = new Map<string, string>((container.env as Array<{ name: string, value: string }>).map((e) => [e.name, e.value]))
 
-  it('holds a Deployment, Service, HPA, PDB, ConfigMap, Secret and ServiceMonitor', () => {
-    expect(manifests.map((m) => m.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Secret', 'Service', 'ServiceMonitor'])
+  it('holds a Deployment, Service, HPA, PDB, ConfigMap, Secret, ServiceMonitor and PrometheusRule', () => {
+    expect(manifests.map((m) => m.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'PrometheusRule', 'Secret', 'Service', 'ServiceMonitor'])
     for (const m of manifests) expect(m.metadata.name, m.kind).toMatch(/^comet-gateway/)
   })
 
@@ -145,5 +145,10 @@ describe.each(hasKubectl() ? ['kubectl', 'files'] as const : ['files'] as const)
     expect(monitor.spec.endpoints).toEqual([expect.objectContaining({ port: 'http', path: '/metrics' })])
     // /metrics wants METRICS_TOKEN: the ServiceMonitor sends the Secret's.
     expect(monitor.spec.endpoints[0].authorization.credentials).toEqual({ name: one('Secret').metadata.name, key: 'METRICS_TOKEN' })
+  })
+
+  it('alerts with the same rules as deploy/prometheus/alerts.yml (PrometheusRule)', () => {
+    const alerts = parseYaml(readFileSync('deploy/prometheus/alerts.yml', 'utf8')) as { groups: unknown[] }
+    expect(one('PrometheusRule').spec.groups).toEqual(alerts.groups)
   })
 })

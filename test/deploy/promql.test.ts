@@ -40,6 +40,16 @@ describe('the Grafana "LLM cost" dashboard', () => {
     expect(raw).not.toMatch(/"uid":\s*"(?!\$\{datasource\})/)
   })
 
+  it('lays its panels out on the 24-column grid without overlaps', () => {
+    const boxes = (dashboard.panels as Array<{ title: string, gridPos: { x: number, y: number, w: number, h: number } }>).map((p) => ({ title: p.title, ...p.gridPos }))
+    for (const b of boxes) expect(b.x + b.w, b.title).toBeLessThanOrEqual(24)
+    const overlaps = boxes.flatMap((a, i) => boxes.slice(i + 1)
+      .filter((b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h)
+      .map((b) => `${a.title} / ${b.title}`))
+    expect(overlaps).toEqual([])
+    expect(new Set((dashboard.panels as Array<{ id: number }>).map((p) => p.id)).size).toBe(dashboard.panels.length)
+  })
+
   it('queries only metrics the gateway exports', async () => {
     const { names } = await exportedSeriesNames()
     const unknown: string[] = []
