@@ -1,10 +1,12 @@
-import { admitTokens, debitTokens, takeRequest, WINDOW_MS, type Bucket } from './bucket.js'
+import { admitTokens, debitTokens, resetMs, takeRequest, WINDOW_MS, type Bucket } from './bucket.js'
 import { bucketView, type Decision, type LimitName, type LimitSpec, type RateLimiter, type Settlement } from './limiter.js'
 
 interface KeyState {
   r: Bucket | undefined
   t: Bucket | undefined
   readonly leases: Set<string>
+  /** When both buckets are full again (the key's state is then the same as none). */
+  idleAt: number
 }
 
 /** Concurrency gives no retry time of its own: suggest a second (SDKs back off from there). */
@@ -26,9 +28,7 @@ export function createMemoryLimiter (clock: () => number = Date.now): RateLimite
     if (now - lastSweep < WINDOW_MS) return
     lastSweep = now
     for (const [id, s] of state) {
-      const rIdle = s.r === undefined || s.r.ts + WINDOW_MS <= now
-      const tIdle = s.t === undefined || (s.t.level >= 0 && s.t.ts + WINDOW_MS <= now)
-      if (rIdle && tIdle && s.leases.size === 0) state.delete(id)
+      if (s.idleAt <= now && s.leases.size === 0) state.delete(id)
     }
   }
 
@@ -39,7 +39,7 @@ export function createMemoryLimiter (clock: () => number = Date.now): RateLimite
       sweep(now)
       let s = state.get(keyId)
       if (s === undefined) {
-        s = { r: undefined, t: undefined, leases: new Set() }
+        s = { r: undefined, t: undefined, leases: new Set(), idleAt: now }
         state.set(keyId, s)
       }
       const r = spec.rpm !== null ? takeRequest(s.r, spec.rpm, now) : undefined
@@ -60,6 +60,7 @@ export function createMemoryLimiter (clock: () => number = Date.now): RateLimite
       }
       if (r !== undefined) s.r = r.bucket
       if (t !== undefined) s.t = t.bucket
+      if (spec.rpm !== null) s.idleAt = Math.max(s.idleAt, now + resetMs(s.r!.level, spec.rpm))
       let lease: string | undefined
       if (spec.maxConcurrency !== null) {
         lease = `m${nextLease++}`
@@ -78,9 +79,14 @@ export function createMemoryLimiter (clock: () => number = Date.now): RateLimite
       if (s !== undefined && st.lease !== undefined) s.leases.delete(st.lease)
       if (spec.tpm === null || st.tokens <= 0) return
       // The sweep may have dropped an idle key during a long answer: its debt still counts.
-      const debited = debitTokens(s?.t, spec.tpm, st.tokens, Math.floor(clock()))
-      if (s !== undefined) s.t = debited
-      else state.set(keyId, { r: undefined, t: debited, leases: new Set() })
+      const now = Math.floor(clock())
+      const debited = debitTokens(s?.t, spec.tpm, st.tokens, now)
+      const idleAt = now + resetMs(debited.level, spec.tpm)
+      if (s === undefined) state.set(keyId, { r: undefined, t: debited, leases: new Set(), idleAt })
+      else {
+        s.t = debited
+        s.idleAt = Math.max(s.idleAt, idleAt)
+      }
     },
 
     async close (): Promise<void> {}

@@ -134,6 +134,23 @@ function contract (name: string, setup: () => Promise<{ backend: Backend, stop: 
       expect(await l.acquire(k1, spec({ rpm: 60 }))).toMatchObject({ allowed: true, requests: { limit: 60, remaining: 0 } })
     })
 
+    it('forgets a key only once its buckets are full again: debt survives idle minutes', async () => {
+      const clock = fakeClock()
+      const l = make(clock)
+      const [spender, other] = [newKey(), newKey()]
+      const s = spec({ rpm: 2, tpm: 1000 })
+      expect((await l.acquire(spender, s)).allowed).toBe(true)
+      await l.settle(spender, s, { lease: undefined, tokens: 5000 })
+      // Minutes pass; other keys come and go (the memory backend sweeps idle keys meanwhile).
+      for (let i = 0; i < 3; i++) {
+        clock.t += 61_000
+        expect((await l.acquire(other, s)).allowed).toBe(true)
+      }
+      expect(await l.acquire(spender, s)).toMatchObject({ allowed: false, limit: 'tpm', retryAfterMs: 57_001 })
+      clock.t += 57_001
+      expect(await l.acquire(spender, s)).toMatchObject({ allowed: true, requests: { remaining: 1 } })
+    })
+
     if (name !== 'memory') redisOnly(() => backend, make)
   })
 }
