@@ -111,9 +111,10 @@ describe('/metrics after real traffic (embedded store)', () => {
     await (await fetch(`${gw.baseURL}/models/user-string-8f3a1c`, { headers: { authorization: `Bearer ${TEST_KEY}` } })).arrayBuffer()
     await gw.client().chat.completions.create({ ...chat, model: 'project-x-private-model' })
     let text = ''
+    // Both answers are counted when their exchange ends, just after the client's last byte.
     await waitFor(async () => {
       text = await (await fetch(`${gw.url}/metrics`)).text()
-      return text.includes('route="/v1/models/{id}"') && /gateway_requests_total\{[^}]*key="test",status="200"\} \d/.test(text)
+      return text.includes('route="/v1/models/{id}"') && text.includes('gateway_requests_total{route="/v1/chat/completions",model="other",key="test",status="200"} 1')
     })
     for (const secret of [TEST_KEY, LIMITED_KEY, ADMIN_KEY, UPSTREAM_KEY, 'sk-unknown']) expect(text).not.toContain(secret)
     expect(text).not.toContain('user-string-8f3a1c')
