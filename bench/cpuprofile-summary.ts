@@ -11,7 +11,10 @@ import { isMain } from './processes.js'
 
 interface CallFrame { functionName: string, url: string, lineNumber: number }
 interface ProfileNode { id: number, callFrame: CallFrame, children?: number[] }
-interface CpuProfile { nodes: ProfileNode[], samples: number[], timeDeltas: number[] }
+interface CpuProfile { nodes: ProfileNode[], samples: number[], timeDeltas: number[], startTime: number }
+
+/** A time window on CLOCK_MONOTONIC in µs (V8's profile clock): samples outside it are left out. */
+export interface Window { fromUs: number, toUs: number }
 
 /** Which package, Node subsystem or gateway folder a frame belongs to. */
 export function category (f: CallFrame): string {
@@ -44,7 +47,7 @@ export interface Summary {
   categories: Array<{ name: string, selfMs: number, inclusiveMs: number }>
 }
 
-export function summarizeProfile (profile: CpuProfile, top = 25): Summary {
+export function summarizeProfile (profile: CpuProfile, top = 25, window?: Window): Summary {
   const byId = new Map<number, ProfileNode>()
   const parent = new Map<number, number>()
   for (const n of profile.nodes) {
@@ -53,7 +56,10 @@ export function summarizeProfile (profile: CpuProfile, top = 25): Summary {
   }
   const selfUs = new Map<number, number>()
   let total = 0
+  let at = profile.startTime
   for (let i = 0; i < profile.samples.length; i++) {
+    at += profile.timeDeltas[i] ?? 0
+    if (window !== undefined && (at < window.fromUs || at > window.toUs)) continue
     const dt = profile.timeDeltas[i + 1] ?? 0 // a sample lasts until the next one
     total += dt
     const id = profile.samples[i]!
@@ -73,8 +79,8 @@ export function summarizeProfile (profile: CpuProfile, top = 25): Summary {
     catSelf.set(cat, (catSelf.get(cat) ?? 0) + us)
     // Inclusive: each category on the stack counts once for this sample's time.
     const seen = new Set<string>()
-    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
-      const c = category(byId.get(at)!.callFrame)
+    for (let n: number | undefined = id; n !== undefined; n = parent.get(n)) {
+      const c = category(byId.get(n)!.callFrame)
       if (c === '(root)' || seen.has(c)) continue
       seen.add(c)
       catIncl.set(c, (catIncl.get(c) ?? 0) + us)

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { clientRequestId, clientResponseHeaders, upstreamRequestHeaders } from '../../src/proxy/headers.js'
+import { clientResponseHeadersV1 } from './baseline.js'
 import { group } from './harness.js'
 
 /** Header filtering both ways, with the headers a real SDK request and a CometAPI answer carry. */
@@ -46,7 +47,8 @@ export function headersBench (timeMs?: number): string {
       { name: 'upstreamRequestHeaders', fn: () => upstreamRequestHeaders(client, 'Bearer sk-upstream', 'req_1') }
     ], timeMs),
     group('Response headers to the client (drop hop-by-hop)', [
-      { name: 'clientResponseHeaders', fn: () => clientResponseHeaders(upstream) }
+      { name: 'before: Connection parsed on every answer (baseline.ts)', fn: () => clientResponseHeadersV1(upstream) },
+      { name: 'now: src/proxy/headers.ts', fn: () => clientResponseHeaders(upstream) }
     ], timeMs),
     group('Client x-request-id check', [
       { name: 'clientRequestId (absent)', fn: () => clientRequestId(undefined) },
