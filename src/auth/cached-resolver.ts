@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import { hashKey, type KeyRecord, type KeyResolver } from './key-record.js'
+import { KeyCache } from './key-cache.js'
 import { STORED_SECRET, type KeyChange, type KeyStore } from './key-store.js'
 
 export interface CachedResolverOptions {
@@ -14,8 +15,6 @@ export interface CachedResolverOptions {
   readonly now?: () => number
 }
 
-interface Entry { record: KeyRecord, used: boolean }
-
 export interface CachedKeyResolver extends KeyResolver {
   /** Reloads every cached record from the store now (also runs every `refreshMs`). */
   refresh (): Promise<void>
@@ -26,9 +25,9 @@ export interface CachedKeyResolver extends KeyResolver {
  * The hot-path key lookup. Per request it hashes the secret (SHA-256, ~1 µs) and reads
  * maps; the store is asked only on a miss, once per secret at a time.
  *
- *   secret ─sha256─▶ static keys (config file) ─▶ cache (CLOCK, hash → record) ─▶ negative cache
- *                                                     ▲                              │ miss
- *          store.onChange (pub/sub) ── reload/mark ───┘          store.findByHash ◀──┘
+ *   secret ─sha256─▶ static keys (config file) ─▶ KeyCache (hash → record) ─▶ unknown?
+ *                                                     ▲                           │ miss
+ *          store.onChange (pub/sub) ── reload/mark ───┘       store.findByHash ◀──┘
  *
  * - Bounded: beyond `maxEntries`, keys not used since the last sweep are evicted first.
  * - A change (any instance) reloads that key's record; a revocation marks it revoked at
@@ -41,127 +40,91 @@ export interface CachedKeyResolver extends KeyResolver {
  * @example const resolver = createCachedKeyResolver(store, staticKeyRecords(config.keys), log)
  */
 export function createCachedKeyResolver (store: KeyStore, statics: ReadonlyMap<string, KeyRecord>, log: Logger, options: CachedResolverOptions = {}): CachedKeyResolver {
-  const maxEntries = options.maxEntries ?? 10_000
-  const negativeTtlMs = options.negativeTtlMs ?? 2_000
-  const maxNegative = options.maxNegative ?? 10_000
-  const now = options.now ?? Date.now
-  // CLOCK eviction (second chance): a hit only sets `used`, cheaper than re-inserting into the Map for LRU.
-  const cache = new Map<string, Entry>()
-  const hashById = new Map<string, string>()
-  const negative = new Map<string, number>()
-  const inflight = new Map<string, Promise<KeyRecord | undefined>>()
+  return new CachedResolver(store, statics, log, options)
+}
+
+class CachedResolver implements CachedKeyResolver {
+  readonly #cache: KeyCache
+  readonly #inflight = new Map<string, Promise<KeyRecord | undefined>>()
+  readonly #now: () => number
+  readonly #timer: NodeJS.Timeout
+  readonly #unsubscribe: Array<() => void> = []
   // Bumped by every change: a lookup that started before a change must not cache its answer.
-  let generation = 0
+  #generation = 0
 
-  const remember = (hash: string, record: KeyRecord): void => {
-    cache.delete(hash)
-    cache.set(hash, { record, used: false })
-    hashById.set(record.id, hash)
-    while (cache.size > maxEntries) {
-      const [oldest, old] = cache.entries().next().value as [string, Entry]
-      cache.delete(oldest)
-      if (old.used) {
-        old.used = false
-        cache.set(oldest, old)
-      } else {
-        hashById.delete(old.record.id)
-      }
+  constructor (private readonly store: KeyStore, private readonly statics: ReadonlyMap<string, KeyRecord>, private readonly log: Logger, options: CachedResolverOptions) {
+    this.#now = options.now ?? Date.now
+    this.#cache = new KeyCache({ maxEntries: options.maxEntries ?? 10_000, negativeTtlMs: options.negativeTtlMs ?? 2_000, maxNegative: options.maxNegative ?? 10_000, now: this.#now })
+    this.#unsubscribe.push(store.onChange((change) => { this.#onChange(change) }))
+    const resync = store.onResync?.(() => { this.#safeRefresh() })
+    if (resync !== undefined) this.#unsubscribe.push(resync)
+    this.#timer = setInterval(() => { this.#safeRefresh() }, options.refreshMs ?? 30_000)
+    this.#timer.unref()
+  }
+
+  resolve (secret: string): KeyRecord | undefined | Promise<KeyRecord | undefined> {
+    const hash = hashKey(secret)
+    const record = this.statics.get(hash) ?? this.#cache.get(hash)
+    if (record !== undefined) return record
+    if (!STORED_SECRET.test(secret) || this.#cache.isUnknown(hash)) return undefined
+    let pending = this.#inflight.get(hash)
+    if (pending === undefined) {
+      pending = this.#load(hash).finally(() => this.#inflight.delete(hash))
+      this.#inflight.set(hash, pending)
     }
-  }
-  const forget = (hash: string): void => {
-    negative.set(hash, now() + negativeTtlMs)
-    if (negative.size > maxNegative) negative.delete(negative.keys().next().value as string)
+    return pending
   }
 
-  const load = async (hash: string): Promise<KeyRecord | undefined> => {
+  async #load (hash: string): Promise<KeyRecord | undefined> {
     for (;;) {
-      const started = generation
-      const record = await store.findByHash(hash)
-      if (started !== generation) continue
-      if (record === undefined) forget(hash)
-      else remember(hash, record)
+      const started = this.#generation
+      const record = await this.store.findByHash(hash)
+      if (started !== this.#generation) continue
+      if (record === undefined) this.#cache.setUnknown(hash)
+      else this.#cache.set(hash, record)
       return record
     }
   }
 
-  const reload = async (id: string, hash: string): Promise<void> => {
+  #onChange (change: KeyChange): void {
+    this.#generation++
+    if (change.kind === 'created') {
+      this.#cache.clearUnknown()
+      return
+    }
+    if (!this.#cache.has(change.id)) return
+    if (change.kind === 'revoked') {
+      const at = new Date(this.#now()).toISOString()
+      this.#cache.update(change.id, (r) => r.revoked_at === null ? { ...r, revoked_at: at } : r)
+    }
+    this.#reload(change.id).catch(() => {})
+  }
+
+  async #reload (id: string): Promise<void> {
     try {
-      const record = await store.get(id)
-      const entry = cache.get(hash)
-      if (record === undefined) cache.delete(hash)
-      else if (entry !== undefined) entry.record = record
+      const record = await this.store.get(id)
+      this.#cache.update(id, () => record)
     } catch (err) {
       // Unknown state: ask the store again at the next request rather than trust stale limits.
-      cache.delete(hash)
-      log.warn({ err: (err as Error).message, id }, 'key reload failed')
+      this.#cache.update(id, () => undefined)
+      this.log.warn({ err: (err as Error).message, id }, 'key reload failed')
     }
   }
 
-  const onChange = (change: KeyChange): void => {
-    generation++
-    if (change.kind === 'created') { negative.clear(); return }
-    const hash = hashById.get(change.id)
-    const cached = hash === undefined ? undefined : cache.get(hash)
-    if (hash === undefined || cached === undefined) return
-    if (change.kind === 'revoked' && cached.record.revoked_at === null) cached.record = { ...cached.record, revoked_at: new Date(now()).toISOString() }
-    reload(change.id, hash).catch(() => {})
+  async refresh (): Promise<void> {
+    const started = this.#generation
+    const byId = new Map((await this.store.list()).map((r) => [r.id, r]))
+    if (started !== this.#generation) return
+    for (const id of this.#cache.ids()) this.#cache.update(id, () => byId.get(id))
+    this.#cache.clearUnknown()
   }
 
-  const refresh = async (): Promise<void> => {
-    const started = generation
-    const byId = new Map((await store.list()).map((r) => [r.id, r]))
-    if (started !== generation) return
-    for (const [hash, entry] of cache) {
-      const fresh = byId.get(entry.record.id)
-      if (fresh === undefined) {
-        cache.delete(hash)
-        hashById.delete(entry.record.id)
-      } else {
-        entry.record = fresh
-      }
-    }
-    negative.clear()
-  }
-  const safeRefresh = (): void => {
-    refresh().catch((err: Error) => { log.warn({ err: err.message }, 'key cache refresh failed: serving cached keys') })
+  #safeRefresh (): void {
+    this.refresh().catch((err: Error) => { this.log.warn({ err: err.message }, 'key cache refresh failed: serving cached keys') })
   }
 
-  const unsubscribe = store.onChange(onChange)
-  const unsubscribeResync = store.onResync?.(safeRefresh)
-  const timer = setInterval(safeRefresh, options.refreshMs ?? 30_000)
-  timer.unref()
-  let closed = false
-
-  return {
-    resolve (secret: string) {
-      const hash = hashKey(secret)
-      const fixed = statics.get(hash)
-      if (fixed !== undefined) return fixed
-      const hit = cache.get(hash)
-      if (hit !== undefined) {
-        hit.used = true
-        return hit.record
-      }
-      if (!STORED_SECRET.test(secret)) return undefined
-      const until = negative.get(hash)
-      if (until !== undefined) {
-        if (until > now()) return undefined
-        negative.delete(hash)
-      }
-      let pending = inflight.get(hash)
-      if (pending === undefined) {
-        pending = load(hash).finally(() => inflight.delete(hash))
-        inflight.set(hash, pending)
-      }
-      return pending
-    },
-    refresh,
-    async close () {
-      if (closed) return
-      closed = true
-      clearInterval(timer)
-      unsubscribe()
-      unsubscribeResync?.()
-    }
+  async close (): Promise<void> {
+    clearInterval(this.#timer)
+    for (const off of this.#unsubscribe.splice(0)) off()
   }
 }
