@@ -29,6 +29,8 @@ export interface GatewayOptions {
   nodeArgs?: string[]
   /** Working directory (where --cpu-prof writes). */
   cwd?: string
+  /** Another build's `dist/src/main.js` (A/B runs of a change); default: this build's. */
+  main?: string
 }
 
 export interface BenchGateway extends Child {
@@ -59,7 +61,7 @@ export async function startGateway (name: string, opts: GatewayOptions): Promise
     NODE_ENV: 'production'
   }
   if (opts.redisUrl !== undefined) env.REDIS_URL = opts.redisUrl
-  const main = new URL('../src/main.js', import.meta.url).pathname
+  const main = opts.main ?? new URL('../src/main.js', import.meta.url).pathname
   const out = openSync(opts.logFile ?? '/dev/null', 'a')
   const child = spawnPinned(name, PROXY_CORE, process.execPath, [...(opts.nodeArgs ?? []), main], { env, stdio: ['ignore', out, 'inherit'], cwd: opts.cwd })
   closeSync(out)

@@ -25,6 +25,8 @@ import { runSoak } from './soak.js'
  *   --slow-streams N    also: N concurrent slow streams, one event a second
  *   --soak S            also: S seconds at a steady rate, RSS and event-loop lag curve
  *   --no-redis          skip the Redis variant
+ *   --candidate FILE    also: a gateway from another build (FILE = its dist/src/main.js),
+ *                       embedded store, as one more peer: A/B of a change under equal noise
  *   --no-write          do not touch bench/README.md
  */
 
@@ -92,6 +94,12 @@ async function main (): Promise<void> {
       { name: 'bare Node relay', url: bare.url, pid: bare.pid, rounds: [], result: { name: 'bare Node relay' } },
       { name: 'gateway, embedded store', url: gwEmbedded.url, pid: gwEmbedded.pid, rounds: [], result: { name: 'gateway, embedded store' } }
     ]
+    const candidate = process.argv[process.argv.indexOf('--candidate') + 1]
+    if (flag('--candidate') && candidate !== undefined) {
+      const gw = await startGateway('gateway (candidate)', { origin: origin.url, main: candidate })
+      children.push(gw)
+      peers.push({ name: 'candidate build, embedded', url: gw.url, pid: gw.pid, rounds: [], result: { name: 'candidate build, embedded' } })
+    }
     if (!flag('--no-redis')) {
       const redis = await startBenchRedis()
       children.push(redis)
