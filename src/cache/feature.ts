@@ -67,6 +67,8 @@ export function createCacheFeature (ctx: FeatureContext, options: CacheFeatureOp
   const flights = new Map<string, Flight>()
   const leads = new WeakMap<Exchange, Lead>()
   const health = storeHealth(ctx, store.kind)
+  // The memory store hands out the same Buffer on every hit: decode it once (Redis gives new Buffers; they just miss here).
+  const decoded = new WeakMap<Buffer, CacheEntry>()
   const lock: FillLock | undefined = options.lock === null ? undefined : options.lock ?? (ctx.redis !== undefined ? redisFillLock(ctx.redis, LOCK_MS) : undefined)
 
   const mark = (ex: Exchange, result: 'HIT' | 'MISS' | 'BYPASS'): void => {
@@ -85,8 +87,13 @@ export function createCacheFeature (ctx: FeatureContext, options: CacheFeatureOp
       health.failed('get', err)
       return undefined
     }
-    const entry = buf === undefined ? undefined : await decodeEntry(buf).catch(() => undefined)
-    if (entry === undefined) return undefined
+    if (buf === undefined) return undefined
+    let entry = decoded.get(buf)
+    if (entry === undefined) {
+      entry = await decodeEntry(buf).catch(() => undefined)
+      if (entry === undefined) return undefined
+      if (store.kind === 'memory') decoded.set(buf, entry)
+    }
     // The request's own TTL bounds the age it accepts, like max-age.
     return now() - entry.storedAt < Math.min(entry.ttl, ttl) * 1000 ? entry : undefined
   }
