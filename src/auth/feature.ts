@@ -16,23 +16,28 @@ export interface KeysFeature extends Feature {
 }
 
 /** Store failures become one 503 (`store_unavailable`); our own errors pass unchanged. */
-function guarded (store: KeyStore): KeyStore {
-  const wrap = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
-    try {
-      return await fn(...args)
-    } catch (err) {
-      if (err instanceof GatewayError) throw err
-      throw gatewayError('GW_ERR_STORE_UNAVAILABLE', [(err as Error).message], { cause: err })
-    }
+async function storeCall<R> (op: Promise<R>): Promise<R> {
+  try {
+    return await op
+  } catch (err) {
+    if (err instanceof GatewayError) throw err
+    throw gatewayError('GW_ERR_STORE_UNAVAILABLE', [(err as Error).message], { cause: err })
   }
+}
+
+function guarded (store: KeyStore): KeyStore {
   return {
-    ...store,
-    create: wrap(store.create),
-    list: wrap(store.list),
-    get: wrap(store.get),
-    findByHash: wrap(store.findByHash),
-    update: wrap(store.update),
-    revoke: wrap(store.revoke)
+    kind: store.kind,
+    create: (input) => storeCall(store.create(input)),
+    list: () => storeCall(store.list()),
+    get: (id) => storeCall(store.get(id)),
+    findByHash: (hash) => storeCall(store.findByHash(hash)),
+    update: (id, patch) => storeCall(store.update(id, patch)),
+    revoke: (id) => storeCall(store.revoke(id)),
+    onChange: (listener) => store.onChange(listener),
+    onResync: (listener) => store.onResync?.(listener) ?? (() => {}),
+    ready: () => store.ready(),
+    close: () => store.close()
   }
 }
 

@@ -61,108 +61,125 @@ function parse (json: string): KeyRecord {
  * The Redis key store (single node or Cluster). Every change is published; a subscriber
  * connection (`redis.duplicate()`) relays other instances' changes to `onChange`, and a
  * re-subscription after a disconnect asks for a full resync since messages may be lost.
+ * Lookups stay on the shared client (request-path timeout); admin writes and full lists
+ * get their own connection with a patient timeout, so a busy Redis does not answer a
+ * create with 503 after the script may already have run.
  * @example const store = await createRedisKeyStore(ctx.redis, ctx.log)
  */
 export async function createRedisKeyStore (redis: RedisClient, log: Logger): Promise<KeyStore> {
-  // Lookups stay on the shared client (request-path timeout); admin writes and full lists get
-  // their own connection with a patient timeout, so a busy Redis does not answer a create with
-  // 503 after the script may already have run.
   const admin = withTimeout(redis, ADMIN_TIMEOUT_MS)
+  admin.on('error', () => {}) // the shared client and the subscriber already report outages
   for (const client of [redis, admin]) {
     client.defineCommand('keysCreate', { numberOfKeys: 3, lua: CREATE })
     client.defineCommand('keysReplace', { numberOfKeys: 3, lua: REPLACE })
     client.defineCommand('keysFind', { numberOfKeys: 3, lua: FIND })
   }
-  const cmd = admin as unknown as Commands
-  const find = redis as unknown as Commands
   const events = new EventEmitter()
-  admin.on('error', () => {}) // the shared client and the subscriber already report outages
-  let subscriber: RedisClient
   try {
     await redisReady(admin)
-    subscriber = await subscribe(redis, log, events)
+    return new RedisKeyStore(redis, admin, await subscribe(redis, log, events), events, log)
   } catch (err) {
     admin.disconnect()
     throw err
   }
+}
 
-  const readJson = async (id: string): Promise<string | undefined> => (await admin.hget(RECORDS, id)) ?? undefined
-  const publish = async (change: KeyChange): Promise<void> => {
-    events.emit('change', change)
-    await admin.publish(KEYS_CHANNEL, `${change.kind}:${change.id}`).catch((err: Error) => {
-      log.warn({ err: err.message, id: change.id }, 'key change not published: other instances see it at their next refresh')
-    })
+class RedisKeyStore implements KeyStore {
+  readonly kind = 'redis'
+
+  constructor (
+    private readonly redis: RedisClient,
+    private readonly admin: RedisClient,
+    private readonly subscriber: RedisClient,
+    private readonly events: EventEmitter,
+    private readonly log: Logger
+  ) {}
+
+  async create (input: NewKey): Promise<{ record: KeyRecord, secret: string }> {
+    const secret = generateSecret()
+    const record = buildRecord(input, secret)
+    const done = await (this.admin as unknown as Commands).keysCreate(RECORDS, BY_HASH, NAMES, record.id, hashKey(secret), record.name, JSON.stringify(record))
+    if (done === 0) throw gatewayError('GW_ERR_KEY_NAME_TAKEN', [input.name], { param: 'name' })
+    await this.#publish({ id: record.id, kind: 'created' })
+    return { record, secret }
   }
+
+  async list (): Promise<KeyRecord[]> {
+    const all = Object.values(await this.admin.hgetall(RECORDS)).map(parse)
+    return all.sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id))
+  }
+
+  async get (id: string): Promise<KeyRecord | undefined> {
+    const json = await this.admin.hget(RECORDS, id)
+    return json === null ? undefined : parse(json)
+  }
+
+  async findByHash (hash: string): Promise<KeyRecord | undefined> {
+    const json = await (this.redis as unknown as Commands).keysFind(RECORDS, BY_HASH, NAMES, hash)
+    return json === null ? undefined : parse(json)
+  }
+
+  async update (id: string, patch: KeyPatch): Promise<KeyRecord> {
+    const next = await this.#replace(id, (r) => {
+      if (r.revoked_at !== null) throw gatewayError('GW_ERR_KEY_REVOKED', [id])
+      return applyPatch(r, patch)
+    })
+    await this.#publish({ id, kind: 'updated' })
+    return next
+  }
+
+  async revoke (id: string): Promise<KeyRecord> {
+    let changed = false
+    const next = await this.#replace(id, (r) => {
+      if (r.revoked_at !== null) return undefined
+      changed = true
+      return { ...r, revoked_at: new Date().toISOString() }
+    })
+    if (changed) await this.#publish({ id, kind: 'revoked' })
+    return next
+  }
+
   /** Read, change, compare-and-set; retried when another writer got there first. */
-  const replace = async (id: string, change: (r: KeyRecord) => KeyRecord | undefined): Promise<KeyRecord> => {
+  async #replace (id: string, change: (r: KeyRecord) => KeyRecord | undefined): Promise<KeyRecord> {
     for (let attempt = 0; ; attempt++) {
-      const json = await readJson(id)
-      if (json === undefined) throw gatewayError('GW_ERR_KEY_NOT_FOUND', [id])
+      const json = await this.admin.hget(RECORDS, id)
+      if (json === null) throw gatewayError('GW_ERR_KEY_NOT_FOUND', [id])
       const current = parse(json)
       const next = change(current)
       if (next === undefined) return current
       const newName = next.revoked_at === null ? next.name : ''
-      const done = await cmd.keysReplace(RECORDS, BY_HASH, NAMES, id, json, JSON.stringify(next), current.name, newName)
+      const done = await (this.admin as unknown as Commands).keysReplace(RECORDS, BY_HASH, NAMES, id, json, JSON.stringify(next), current.name, newName)
       if (done === 1) return next
       if (done === 0) throw gatewayError('GW_ERR_KEY_NAME_TAKEN', [next.name], { param: 'name' })
       if (attempt >= 10) throw new Error(`key ${id} changed concurrently too often`)
     }
   }
 
-  return {
-    kind: 'redis',
-    async create (input: NewKey) {
-      const secret = generateSecret()
-      const record = buildRecord(input, secret)
-      const done = await cmd.keysCreate(RECORDS, BY_HASH, NAMES, record.id, hashKey(secret), record.name, JSON.stringify(record))
-      if (done === 0) throw gatewayError('GW_ERR_KEY_NAME_TAKEN', [input.name], { param: 'name' })
-      await publish({ id: record.id, kind: 'created' })
-      return { record, secret }
-    },
-    async list () {
-      const all = Object.values(await admin.hgetall(RECORDS)).map(parse)
-      return all.sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id))
-    },
-    async get (id) {
-      const json = await readJson(id)
-      return json === undefined ? undefined : parse(json)
-    },
-    async findByHash (hash) {
-      const json = await find.keysFind(RECORDS, BY_HASH, NAMES, hash)
-      return json === null ? undefined : parse(json)
-    },
-    async update (id: string, patch: KeyPatch) {
-      const next = await replace(id, (r) => {
-        if (r.revoked_at !== null) throw gatewayError('GW_ERR_KEY_REVOKED', [id])
-        return applyPatch(r, patch)
-      })
-      await publish({ id, kind: 'updated' })
-      return next
-    },
-    async revoke (id: string) {
-      let changed = false
-      const next = await replace(id, (r) => {
-        if (r.revoked_at !== null) return undefined
-        changed = true
-        return { ...r, revoked_at: new Date().toISOString() }
-      })
-      if (changed) await publish({ id, kind: 'revoked' })
-      return next
-    },
-    onChange (listener) {
-      events.on('change', listener)
-      return () => { events.off('change', listener) }
-    },
-    onResync (listener) {
-      events.on('resync', listener)
-      return () => { events.off('resync', listener) }
-    },
-    ready: () => redisPing(redis),
-    async close () {
-      events.removeAllListeners()
-      await subscriber.quit().catch(() => subscriber.disconnect())
-      await admin.quit().catch(() => admin.disconnect())
-    }
+  async #publish (change: KeyChange): Promise<void> {
+    this.events.emit('change', change)
+    await this.admin.publish(KEYS_CHANNEL, `${change.kind}:${change.id}`).catch((err: Error) => {
+      this.log.warn({ err: err.message, id: change.id }, 'key change not published: other instances see it at their next refresh')
+    })
+  }
+
+  onChange (listener: (change: KeyChange) => void): () => void {
+    this.events.on('change', listener)
+    return () => { this.events.off('change', listener) }
+  }
+
+  onResync (listener: () => void): () => void {
+    this.events.on('resync', listener)
+    return () => { this.events.off('resync', listener) }
+  }
+
+  ready (): Promise<boolean> {
+    return redisPing(this.redis)
+  }
+
+  async close (): Promise<void> {
+    this.events.removeAllListeners()
+    await this.subscriber.quit().catch(() => this.subscriber.disconnect())
+    await this.admin.quit().catch(() => this.admin.disconnect())
   }
 }
 

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { gatewayError } from '../errors.js'
+import type { Statement } from 'better-sqlite3'
 import { migrate, type SqliteDb } from '../store/sqlite.js'
 import { hashKey, keyRecordSchema, type KeyRecord } from './key-record.js'
 import { applyPatch, buildRecord, generateSecret, type KeyChange, type KeyPatch, type KeyStore, type NewKey } from './key-store.js'
@@ -54,11 +55,11 @@ function toRecord (row: KeyRow): KeyRecord {
 }
 
 function toParams (r: KeyRecord): Record<string, unknown> {
+  const { read_only: _readOnly, ...columns } = r
   return {
-    ...r,
+    ...columns,
     models: r.models === null ? null : JSON.stringify(r.models),
-    metadata: JSON.stringify(r.metadata),
-    read_only: undefined
+    metadata: JSON.stringify(r.metadata)
   }
 }
 
@@ -75,70 +76,91 @@ function isNameConflict (err: unknown): boolean {
  */
 export function createSqliteKeyStore (db: SqliteDb): KeyStore {
   migrate(db, 'keys', MIGRATIONS)
-  const events = new EventEmitter()
-  const insert = db.prepare(`INSERT INTO keys (${COLUMNS}, key_hash) VALUES (@id, @name, @key_prefix, @rpm, @tpm, @max_concurrency, @budget_usd, @budget_period, @models, @expires_at, @cache_ttl_seconds, @metadata, @created_at, @revoked_at, @key_hash)`)
-  const update = db.prepare('UPDATE keys SET name = @name, rpm = @rpm, tpm = @tpm, max_concurrency = @max_concurrency, budget_usd = @budget_usd, budget_period = @budget_period, models = @models, expires_at = @expires_at, cache_ttl_seconds = @cache_ttl_seconds, metadata = @metadata, revoked_at = @revoked_at WHERE id = @id')
-  const byId = db.prepare(`SELECT ${COLUMNS} FROM keys WHERE id = ?`)
-  const byHash = db.prepare(`SELECT ${COLUMNS} FROM keys WHERE key_hash = ?`)
-  const all = db.prepare(`SELECT ${COLUMNS} FROM keys ORDER BY created_at, id`)
-  const announce = (change: KeyChange): void => { events.emit('change', change) }
+  return new SqliteKeyStore(db)
+}
 
-  const get = (id: string): KeyRecord | undefined => {
-    const row = byId.get(id) as KeyRow | undefined
+class SqliteKeyStore implements KeyStore {
+  readonly kind = 'sqlite'
+  readonly #events = new EventEmitter()
+  readonly #insert: Statement
+  readonly #update: Statement
+  readonly #byId: Statement
+  readonly #byHash: Statement
+  readonly #all: Statement
+
+  constructor (private readonly db: SqliteDb) {
+    this.#insert = db.prepare(`INSERT INTO keys (${COLUMNS}, key_hash) VALUES (@id, @name, @key_prefix, @rpm, @tpm, @max_concurrency, @budget_usd, @budget_period, @models, @expires_at, @cache_ttl_seconds, @metadata, @created_at, @revoked_at, @key_hash)`)
+    this.#update = db.prepare('UPDATE keys SET name = @name, rpm = @rpm, tpm = @tpm, max_concurrency = @max_concurrency, budget_usd = @budget_usd, budget_period = @budget_period, models = @models, expires_at = @expires_at, cache_ttl_seconds = @cache_ttl_seconds, metadata = @metadata, revoked_at = @revoked_at WHERE id = @id')
+    this.#byId = db.prepare(`SELECT ${COLUMNS} FROM keys WHERE id = ?`)
+    this.#byHash = db.prepare(`SELECT ${COLUMNS} FROM keys WHERE key_hash = ?`)
+    this.#all = db.prepare(`SELECT ${COLUMNS} FROM keys ORDER BY created_at, id`)
+  }
+
+  async create (input: NewKey): Promise<{ record: KeyRecord, secret: string }> {
+    const secret = generateSecret()
+    const record = buildRecord(input, secret)
+    this.#write(record, () => this.#insert.run({ ...toParams(record), key_hash: hashKey(secret) }))
+    this.#events.emit('change', { id: record.id, kind: 'created' } satisfies KeyChange)
+    return { record, secret }
+  }
+
+  async list (): Promise<KeyRecord[]> {
+    return (this.#all.all() as KeyRow[]).map(toRecord)
+  }
+
+  async get (id: string): Promise<KeyRecord | undefined> {
+    return this.#row(this.#byId, id)
+  }
+
+  async findByHash (hash: string): Promise<KeyRecord | undefined> {
+    return this.#row(this.#byHash, hash)
+  }
+
+  async update (id: string, patch: KeyPatch): Promise<KeyRecord> {
+    const current = this.#row(this.#byId, id)
+    if (current === undefined) throw gatewayError('GW_ERR_KEY_NOT_FOUND', [id])
+    if (current.revoked_at !== null) throw gatewayError('GW_ERR_KEY_REVOKED', [id])
+    const next = applyPatch(current, patch)
+    this.#write(next, () => this.#update.run(toParams(next)))
+    this.#events.emit('change', { id, kind: 'updated' } satisfies KeyChange)
+    return next
+  }
+
+  async revoke (id: string): Promise<KeyRecord> {
+    const current = this.#row(this.#byId, id)
+    if (current === undefined) throw gatewayError('GW_ERR_KEY_NOT_FOUND', [id])
+    if (current.revoked_at !== null) return current
+    const next = { ...current, revoked_at: new Date().toISOString() }
+    this.#write(next, () => this.#update.run(toParams(next)))
+    this.#events.emit('change', { id, kind: 'revoked' } satisfies KeyChange)
+    return next
+  }
+
+  #row (statement: Statement, arg: string): KeyRecord | undefined {
+    const row = statement.get(arg) as KeyRow | undefined
     return row === undefined ? undefined : toRecord(row)
   }
-  const write = (record: KeyRecord): void => {
+
+  /** Runs a write; the partial unique index on active names turns into a 409. */
+  #write (record: KeyRecord, run: () => void): void {
     try {
-      update.run(toParams(record))
+      run()
     } catch (err) {
       if (isNameConflict(err)) throw gatewayError('GW_ERR_KEY_NAME_TAKEN', [record.name], { param: 'name' })
       throw err
     }
   }
 
-  return {
-    kind: 'sqlite',
-    async create (input: NewKey) {
-      const secret = generateSecret()
-      const record = buildRecord(input, secret)
-      try {
-        insert.run({ ...toParams(record), key_hash: hashKey(secret) })
-      } catch (err) {
-        if (isNameConflict(err)) throw gatewayError('GW_ERR_KEY_NAME_TAKEN', [input.name], { param: 'name' })
-        throw err
-      }
-      announce({ id: record.id, kind: 'created' })
-      return { record, secret }
-    },
-    async list () { return (all.all() as KeyRow[]).map(toRecord) },
-    async get (id) { return get(id) },
-    async findByHash (hash) {
-      const row = byHash.get(hash) as KeyRow | undefined
-      return row === undefined ? undefined : toRecord(row)
-    },
-    async update (id: string, patch: KeyPatch) {
-      const current = get(id)
-      if (current === undefined) throw gatewayError('GW_ERR_KEY_NOT_FOUND', [id])
-      if (current.revoked_at !== null) throw gatewayError('GW_ERR_KEY_REVOKED', [id])
-      const next = applyPatch(current, patch)
-      write(next)
-      announce({ id, kind: 'updated' })
-      return next
-    },
-    async revoke (id: string) {
-      const current = get(id)
-      if (current === undefined) throw gatewayError('GW_ERR_KEY_NOT_FOUND', [id])
-      if (current.revoked_at !== null) return current
-      const next = { ...current, revoked_at: new Date().toISOString() }
-      write(next)
-      announce({ id, kind: 'revoked' })
-      return next
-    },
-    onChange (listener) {
-      events.on('change', listener)
-      return () => { events.off('change', listener) }
-    },
-    async ready () { return db.open },
-    async close () { events.removeAllListeners() }
+  onChange (listener: (change: KeyChange) => void): () => void {
+    this.#events.on('change', listener)
+    return () => { this.#events.off('change', listener) }
+  }
+
+  async ready (): Promise<boolean> {
+    return this.db.open
+  }
+
+  async close (): Promise<void> {
+    this.#events.removeAllListeners()
   }
 }

@@ -12,7 +12,14 @@ import { tempDataDir } from '../helpers/gateway.js'
 /** The real SQLite store, counting how often the resolver reaches it. */
 function counting (store: KeyStore): KeyStore & { lookups: number, lists: number } {
   const counted = {
-    ...store,
+    kind: store.kind,
+    create: (input: Parameters<KeyStore['create']>[0]) => store.create(input),
+    get: (id: string) => store.get(id),
+    update: (id: string, patch: Parameters<KeyStore['update']>[1]) => store.update(id, patch),
+    revoke: (id: string) => store.revoke(id),
+    onChange: (listener: Parameters<KeyStore['onChange']>[0]) => store.onChange(listener),
+    ready: () => store.ready(),
+    close: () => store.close(),
     lookups: 0,
     lists: 0,
     findByHash: async (hash: string) => { counted.lookups++; return await store.findByHash(hash) },
