@@ -27,6 +27,7 @@ import { runSoak } from './soak.js'
  *   --no-redis          skip the Redis variant
  *   --candidate FILE    also: a gateway from another build (FILE = its dist/src/main.js),
  *                       embedded store, as one more peer: A/B of a change under equal noise
+ *   --no-fixed          skip the fixed-rate runs (latency, TTFB)
  *   --no-write          do not touch bench/README.md
  */
 
@@ -139,7 +140,7 @@ async function main (): Promise<void> {
       }
     }
 
-    for (const [kind, req] of [['non-stream', chat], ['stream', stream]] as const) {
+    for (const [kind, req] of flag('--no-fixed') ? [] : [['non-stream', chat], ['stream', stream]] as const) {
       for (const p of peers) {
         const f = await fixedRate(p.url, req, rate, rateMs)
         if (f.failed > 0) log(`  WARNING ${p.name} fixed-rate ${kind}: ${f.failed} failed`)
