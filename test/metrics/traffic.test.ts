@@ -63,6 +63,10 @@ describe('/metrics after real traffic (embedded store)', () => {
     // Buckets are cumulative.
     const buckets = scrape.select('gateway_upstream_ttfb_seconds_bucket', { route: CHAT, model: MODEL }).map((s) => s.value)
     expect(buckets).toEqual([...buckets].sort((a, b) => a - b))
+    // Bounds that fit LLM traffic: TTFB from 10 ms to 60 s, whole answers up to 10 min.
+    const bounds = (name: string): number[] => scrape.select(name, { route: CHAT, model: MODEL }).map((s) => Number(s.labels.le)).filter(Number.isFinite)
+    expect([Math.min(...bounds('gateway_upstream_ttfb_seconds_bucket')), Math.max(...bounds('gateway_upstream_ttfb_seconds_bucket'))]).toEqual([0.01, 60])
+    expect(Math.max(...bounds('gateway_request_duration_seconds_bucket'))).toBe(600)
   })
 
   it('brings gateway_active_streams back to 0 once the stream is done', () => {
