@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import { gatewayError } from '../errors.js'
 import { hashKey, type KeyRecord, type KeyResolver } from './key-record.js'
 import { KeyCache } from './key-cache.js'
 import { STORED_SECRET, type KeyChange, type KeyStore } from './key-store.js'
@@ -10,6 +11,8 @@ export interface CachedResolverOptions {
   readonly negativeTtlMs?: number
   /** Unknown keys remembered at most (oldest forgotten first). */
   readonly maxNegative?: number
+  /** Store lookups in flight at most; beyond, new keys get 503 until one finishes (flood guard). */
+  readonly maxPendingLookups?: number
   /** Milliseconds between full reloads: the safety net for a lost change message. */
   readonly refreshMs?: number
   readonly now?: () => number
@@ -34,7 +37,8 @@ export interface CachedKeyResolver extends KeyResolver {
  *   once, before the reload. A creation clears the negative cache, so a key tried before
  *   it existed works as soon as it is announced.
  * - Secrets that cannot be stored keys (not `sk-` + 43 URL-safe characters) never reach
- *   the store: a flood of junk keys costs a regex test each.
+ *   the store: a flood of junk keys costs a regex test each. Well-formed unknown keys cost
+ *   one lookup each, at most `maxPendingLookups` at a time (beyond: 503, retried by SDKs).
  * - While the store is unreachable, cached keys keep working; a key not in cache gets the
  *   store's error (503), never a wrong 401.
  * @example const resolver = createCachedKeyResolver(store, staticKeyRecords(config.keys), log)
@@ -47,6 +51,7 @@ class CachedResolver implements CachedKeyResolver {
   readonly #cache: KeyCache
   readonly #inflight = new Map<string, Promise<KeyRecord | undefined>>()
   readonly #now: () => number
+  readonly #maxPending: number
   readonly #timer: NodeJS.Timeout
   readonly #unsubscribe: Array<() => void> = []
   // Bumped by every change: a lookup that started before a change must not cache its answer.
@@ -54,6 +59,7 @@ class CachedResolver implements CachedKeyResolver {
 
   constructor (private readonly store: KeyStore, private readonly statics: ReadonlyMap<string, KeyRecord>, private readonly log: Logger, options: CachedResolverOptions) {
     this.#now = options.now ?? Date.now
+    this.#maxPending = options.maxPendingLookups ?? 256
     this.#cache = new KeyCache({ maxEntries: options.maxEntries ?? 10_000, negativeTtlMs: options.negativeTtlMs ?? 2_000, maxNegative: options.maxNegative ?? 10_000, now: this.#now })
     this.#unsubscribe.push(store.onChange((change) => { this.#onChange(change) }))
     const resync = store.onResync?.(() => { this.#safeRefresh() })
@@ -69,6 +75,7 @@ class CachedResolver implements CachedKeyResolver {
     if (!STORED_SECRET.test(secret) || this.#cache.isUnknown(hash)) return undefined
     let pending = this.#inflight.get(hash)
     if (pending === undefined) {
+      if (this.#inflight.size >= this.#maxPending) return Promise.reject(gatewayError('GW_ERR_STORE_UNAVAILABLE', ['too many new keys are being checked at once; retry shortly']))
       pending = this.#load(hash).finally(() => this.#inflight.delete(hash))
       this.#inflight.set(hash, pending)
     }

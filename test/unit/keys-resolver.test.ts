@@ -78,6 +78,18 @@ describe('the cached key resolver', () => {
     expect(store.lookups).toBe(2)
   })
 
+  it('checks at most maxPendingLookups new keys at a time', async () => {
+    resolver = make({ maxPendingLookups: 2 })
+    const tries = ['a', 'b', 'c', 'd'].map((c) => resolver.resolve('sk-' + c.repeat(43)))
+    const results = await Promise.allSettled(tries)
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'rejected'])
+    expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ status: 503, openaiCode: 'store_unavailable' })
+    expect(store.lookups).toBe(2)
+    // Once those finished, new keys are checked again.
+    expect(await resolver.resolve('sk-' + 'e'.repeat(43))).toBeUndefined()
+    expect(store.lookups).toBe(3)
+  })
+
   it('forgets that a key was unknown as soon as a key is created', async () => {
     resolver = make({ negativeTtlMs: 60_000 })
     const secret = 'sk-' + 'e'.repeat(43)
