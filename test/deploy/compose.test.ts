@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { parse as parseYaml } from 'yaml'
+import { loadConfig } from '../../src/config/load.js'
 import { expectedImage, unknownEnv } from './env-names.js'
 
 interface Service {
@@ -60,6 +61,13 @@ describe('docker-compose.yml', () => {
     const example = readFileSync('deploy/env.example', 'utf8')
     for (const k of ['UPSTREAM_API_KEY', 'ADMIN_KEY']) expect(example).toMatch(new RegExp(`^${k}=$`, 'm'))
     expect(readFileSync('.gitignore', 'utf8').split('\n')).toContain('.env')
+  })
+
+  it('mounts the config file where GATEWAY_CONFIG points', () => {
+    const mounts = new Map(gateway!.volumes!.map((v) => [bind(v).container, bind(v).host]))
+    const file = mounts.get(gateway!.environment!.GATEWAY_CONFIG!)
+    expect(file).toBe('./deploy/k8s/gateway.yaml')
+    expect(loadConfig({ GATEWAY_CONFIG: file }).pricing).toHaveProperty(['gpt-5.2-chat-latest'])
   })
 
   it('lets the gateway drain its streams before Docker kills it', () => {
