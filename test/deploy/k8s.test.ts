@@ -138,6 +138,7 @@ describe.each(hasKubectl() ? ['kubectl', 'files'] as const : ['files'] as const)
     const hpa = one('HorizontalPodAutoscaler')
     expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata.name })
     expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2)
+    expect(deployment.spec.replicas).toBeUndefined()
     expect(one('PodDisruptionBudget').spec.minAvailable).toBeLessThan(hpa.spec.minReplicas)
     const monitor = one('ServiceMonitor')
     const serviceLabels = service.metadata.labels ?? {}

@@ -48,6 +48,12 @@ describe('the Grafana "LLM cost" dashboard', () => {
       .map((b) => `${a.title} / ${b.title}`))
     expect(overlaps).toEqual([])
     expect(new Set((dashboard.panels as Array<{ id: number }>).map((p) => p.id)).size).toBe(dashboard.panels.length)
+    // Core Grafana panel types only: the dashboard needs no plugin.
+    for (const p of dashboard.panels as Array<{ type: string, title: string, targets?: Array<{ refId: string }> }>) {
+      expect(['row', 'stat', 'timeseries', 'bargauge', 'gauge', 'table', 'piechart'], p.title).toContain(p.type)
+      const refIds = (p.targets ?? []).map((t) => t.refId)
+      expect(new Set(refIds).size, p.title).toBe(refIds.length)
+    }
   })
 
   it('queries only metrics the gateway exports', async () => {
