@@ -265,6 +265,36 @@ export function cacheContract (label: string, setup: () => Promise<StoreUnderTes
       }
     })
 
+    it('coalesces identical JSON requests; when the leader fails, the waiters go upstream themselves', async () => {
+      const body = chatBody()
+      mock.options.latencyMs = 300
+      try {
+        const leader = post(gw, '/chat/completions', send(body))
+        await waitFor(() => upstreamCalls(mock, body.marker) === 1)
+        const all = [await leader, ...await Promise.all([1, 2, 3, 4].map(() => post(gw, '/chat/completions', send(body))))]
+        expect(all.map((a) => a.headers.get('x-gateway-cache'))).toEqual(['MISS', 'HIT', 'HIT', 'HIT', 'HIT'])
+        for (const a of all) expect(a.body.equals(all[0]!.body)).toBe(true)
+        expect(upstreamCalls(mock, body.marker)).toBe(1)
+
+        const failing = chatBody()
+        mock.once(async (_req, _body, res) => {
+          await new Promise((resolve) => setTimeout(resolve, 300))
+          res.writeHead(503, { 'content-type': 'application/json' })
+          res.end('{"error":{"message":"overloaded","type":"server_error","param":null,"code":null}}')
+        })
+        const doomed = post(gw, '/chat/completions', send(failing))
+        await waitFor(() => upstreamCalls(mock, failing.marker) === 1)
+        const waiters = await Promise.all([1, 2].map(() => post(gw, '/chat/completions', send(failing))))
+        expect((await doomed).status).toBe(503)
+        expect(waiters.map((w) => w.status)).toEqual([200, 200])
+        // One of them led the retry, the other waited for it.
+        expect(waiters.map((w) => w.headers.get('x-gateway-cache')).sort()).toEqual(['HIT', 'MISS'])
+        expect(upstreamCalls(mock, failing.marker)).toBe(2)
+      } finally {
+        mock.options.latencyMs = 0
+      }
+    })
+
     it('does not store answers above CACHE_MAX_ENTRY_BYTES, yet coalesced waiters still get every byte', async () => {
       const small = await startGateway({ ...store.overrides, CACHE_TTL_SECONDS: 60, CACHE_MAX_ENTRY_BYTES: 500, keys }, {}, mock)
       // Slow enough that the waiters join before the stream passes 500 bytes (then it takes no new ones).
