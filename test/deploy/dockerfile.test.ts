@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { unknownEnv } from './env-names.js'
 
@@ -60,5 +61,15 @@ describe('the Dockerfile', () => {
     const fromContext = ins.filter((i) => i.op === 'COPY' && !i.args.includes('--from')).flatMap((i) => i.args.replace(/--\S+/g, '').trim().split(/\s+/).slice(0, -1))
     expect(fromContext.length).toBeGreaterThan(0)
     for (const f of fromContext) expect(ignored, f).not.toContain(f)
+  })
+
+  it('ships everything the gateway reads at run time: src/ reads no file besides the user\'s config', () => {
+    // The runtime stage has dist/ (compiled .ts) and node_modules only: a .lua, .json or
+    // template read from src/ at run time would be missing from the image.
+    const files = (readdirSync('src', { recursive: true }) as string[]).filter((f) => f.endsWith('.ts'))
+    expect(files.length).toBeGreaterThan(10)
+    const reading = files.filter((f) => /readFileSync|readFile\(|import\.meta\.url|createRequire/.test(readFileSync(join('src', f), 'utf8')))
+    expect(reading).toEqual([join('config', 'load.ts')])
+    expect((readdirSync('src', { recursive: true }) as string[]).filter((f) => /\.(lua|json|ya?ml|sql)$/.test(f))).toEqual([])
   })
 })
