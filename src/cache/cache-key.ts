@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto'
  * or whitespace get the same key. Headers do not take part (the upstream's answer does not
  * depend on the ones we forward). The scope is `key:<key id>` by default, or `global`
  * (`CACHE_SCOPE=global`); it is a key's id, never its secret.
+ * @example cacheKey({ method: 'POST', path: '/chat/completions', scope: cacheScope('key', ex.key.id), body: ex.json })
  */
 export function cacheKey (input: { method: string, path: string, scope: string, body: unknown }): string {
   return createHash('sha256')

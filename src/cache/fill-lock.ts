@@ -21,6 +21,10 @@ export interface FillLock {
   release (key: string, token: string): Promise<void>
 }
 
+/**
+ * The fill lock on Redis: `SET … NX PX lockMs`, released by compare-and-delete.
+ * @example const token = await redisFillLock(redis, 30_000).acquire(key) // undefined: another instance is fetching
+ */
 export function redisFillLock (redis: RedisClient, lockMs: number): FillLock {
   return {
     async acquire (key) {

@@ -9,6 +9,7 @@ export const CACHE_KEY_PREFIX = 'comet:cache:'
  * Redis expires them and every gateway instance shares them. Commands fail fast when
  * Redis is down (the client has no offline queue and a command timeout): the caller
  * sees a rejection and serves a miss.
+ * @example const store = ctx.redis !== undefined ? redisStore(ctx.redis) : memoryStore(bytes)
  */
 export function redisStore (redis: RedisClient): CacheStore {
   return {
