@@ -63,9 +63,13 @@ export interface Settlement {
  *   skip the limiter for it: no round trip).
  * - `settle(keyId, spec, s)` runs once for every admitted request, however it ended: it
  *   debits `s.tokens` from the TPM bucket and releases `s.lease`, in one round trip.
- *   Leases also end by themselves `leaseMs` after the last renewal (Redis: a crashed
- *   instance's slots come back; the backend renews the leases of its open requests).
- * - Time is the backend's `clock` (injected; tests pass a fake one).
+ *   Redis leases also end by themselves `leaseMs` after the last renewal, so a crashed
+ *   instance's slots come back; the backend renews the leases of its open requests.
+ *   Memory leases need no expiry: they die with their process.
+ * - Values returned (`requests`, `tokens`) describe the buckets after the decision; a
+ *   refusal takes nothing, and shows 0 remaining for the limit that refused.
+ * - Time is the backend's `clock` (injected; tests pass a fake one). Redis instances use
+ *   their own clocks: skew only delays refills a little (see bucket.ts `refill`).
  * - Failure: when the store cannot answer (down, timeout), `acquire` rejects with
  *   `LimiterUnavailableError` within the store's command timeout, never later; the caller
  *   applies LIMITS_FAIL_MODE (open: serve unlimited; closed: 503). `settle` rejects the
