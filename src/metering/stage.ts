@@ -4,7 +4,7 @@ import { ESTIMATE_KEEP_BYTES, estimateInputTokens, estimateOutputTokens, estimat
 import { formatUsd } from './money.js'
 import { priceUsage, type PricedModel, type PriceTable } from './pricing.js'
 import type { UsageRecord } from './record.js'
-import { usageFromJson, usageFromStreamEvent, type TokenUsage } from './usage.js'
+import { lastUsageValue, normalizeUsage, usageFromJson, usageFromStreamEvent, type TokenUsage } from './usage.js'
 
 export interface MeteringStageOptions {
   readonly prices: PriceTable
@@ -141,17 +141,19 @@ export function meteringStage (opts: MeteringStageOptions): Stage {
       let priced = prices.resolve(ex.model)
       if (ex.usage !== undefined) {
         ex.usage = summarize(ex, priced, tokensOf(ex.usage), ex.usage.estimated)
-      } else if (isMetered(ex) && ex.status < 300 && ex.responseBody !== undefined && ex.responseBody.includes(USAGE)) {
-        const body = parseJson(ex.responseBody)
-        const usage = usageFromJson(body)
-        if (usage !== undefined) {
-          const answered = (body as { model?: unknown }).model
-          if (ex.model === undefined && typeof answered === 'string') {
+      } else if (isMetered(ex) && ex.status < 300 && ex.responseBody !== undefined) {
+        // Fast path: parse only the usage object; the whole body when the model must come from it.
+        let usage = ex.model !== undefined ? normalizeUsage(lastUsageValue(ex.responseBody)) : undefined
+        if (usage === undefined && ex.responseBody.includes(USAGE)) {
+          const body = parseJson(ex.responseBody)
+          usage = usageFromJson(body)
+          const answered = (body as { model?: unknown } | undefined)?.model
+          if (usage !== undefined && ex.model === undefined && typeof answered === 'string') {
             priced = prices.resolve(answered)
             ex.modelLabel = priced.label
           }
-          ex.usage = summarize(ex, priced, usage, false)
         }
+        if (usage !== undefined) ex.usage = summarize(ex, priced, usage, false)
       }
       const u = ex.usage
       // Tokens without a price: the cost is unknown, not zero, so no header.

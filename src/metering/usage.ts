@@ -101,6 +101,49 @@ export function usageFromStreamEvent (event: unknown): TokenUsage | undefined {
   return typeof e.type === 'string' && e.type.startsWith('response.') ? usageFromResponsesEvent(e) : usageFromChatChunk(e)
 }
 
+const USAGE_KEY = Buffer.from('"usage"')
+
+/**
+ * The value of the last `"usage"` key of a JSON body, parsed alone: a chat or responses
+ * body puts its top-level usage last, so this skips parsing the (possibly long) output.
+ * Inside a JSON string every quote is escaped, so `"usage"` followed by `:` is a key.
+ * Undefined when not found or not a plain object; callers then parse the whole body.
+ */
+export function lastUsageValue (body: Buffer): unknown {
+  const at = body.lastIndexOf(USAGE_KEY)
+  if (at === -1) return undefined
+  let i = at + USAGE_KEY.length
+  while (i < body.length && (body[i] === 0x20 || body[i] === 0x0a || body[i] === 0x0d || body[i] === 0x09)) i++
+  if (body[i] !== 0x3a) return undefined
+  i++
+  while (i < body.length && (body[i] === 0x20 || body[i] === 0x0a || body[i] === 0x0d || body[i] === 0x09)) i++
+  if (body[i] !== 0x7b) return undefined
+  const end = objectEnd(body, i)
+  if (end === -1) return undefined
+  try {
+    return JSON.parse(body.toString('utf8', i, end))
+  } catch {
+    return undefined
+  }
+}
+
+/** Index after the `}` closing the object that opens at `start` (strings skipped), or -1. */
+function objectEnd (buf: Buffer, start: number): number {
+  let depth = 0
+  for (let i = start; i < buf.length; i++) {
+    const c = buf[i]
+    if (c === 0x22) {
+      // Skip a string, escapes included.
+      for (i++; i < buf.length && buf[i] !== 0x22; i++) if (buf[i] === 0x5c) i++
+    } else if (c === 0x7b) {
+      depth++
+    } else if (c === 0x7d && --depth === 0) {
+      return i + 1
+    }
+  }
+  return -1
+}
+
 /** True when the usage has any token at all (a record with none is not worth a price check). */
 export function hasTokens (u: TokenUsage): boolean {
   return u.input > 0 || u.output > 0

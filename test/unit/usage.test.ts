@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { chatCompletion, chatStreamEvents, DEFAULT_USAGE, responseObject, responsesStreamEvents } from '../../src/mock/upstream.js'
 import { estimateInputTokens, estimateOutputTokens } from '../../src/metering/estimate.js'
 import { withIncludeUsage } from '../../src/metering/stage.js'
-import { usageFromChatChunk, usageFromChatJson, usageFromJson, usageFromResponsesEvent, usageFromResponsesJson, usageFromStreamEvent } from '../../src/metering/usage.js'
+import { lastUsageValue, normalizeUsage, usageFromChatChunk, usageFromChatJson, usageFromJson, usageFromResponsesEvent, usageFromResponsesJson, usageFromStreamEvent } from '../../src/metering/usage.js'
 
 const EXPECTED = { input: 1000, cached: 600, output: 500, reasoning: 200 }
 const data = (event: string): unknown => JSON.parse(event.slice(event.indexOf('data: ') + 6))
@@ -44,6 +44,27 @@ describe('usage extraction per wire shape', () => {
   it('tolerates junk counts and clamps parts to their whole', () => {
     expect(usageFromChatJson({ usage: { prompt_tokens: 10, completion_tokens: null, prompt_tokens_details: { cached_tokens: 50 }, completion_tokens_details: null } })).toEqual({ input: 10, cached: 10, output: 0, reasoning: 0 })
     expect(usageFromChatJson({ usage: { prompt_tokens: -5, completion_tokens: 'x' } })).toEqual({ input: 0, cached: 0, output: 0, reasoning: 0 })
+  })
+})
+
+describe('usage from the last "usage" key alone (fast path)', () => {
+  const fast = (o: unknown): unknown => normalizeUsage(lastUsageValue(Buffer.from(JSON.stringify(o))))
+
+  it('finds the top-level usage of chat and responses bodies', () => {
+    expect(fast(chatCompletion('m', 3, DEFAULT_USAGE))).toEqual(EXPECTED)
+    expect(fast(responseObject('m', 'hi', DEFAULT_USAGE))).toEqual(EXPECTED)
+    expect(normalizeUsage(lastUsageValue(Buffer.from('{"usage" :\n {"prompt_tokens":5,"completion_tokens":1}}')))).toEqual({ input: 5, cached: 0, output: 1, reasoning: 0 })
+  })
+
+  it('is not fooled by "usage" inside strings, braces in strings, or a null usage', () => {
+    const tricky = chatCompletion('m', 3, DEFAULT_USAGE)
+    tricky.choices[0]!.message.content = 'the "usage": {"prompt_tokens": 9} } { and usage'
+    expect(fast(tricky)).toEqual(EXPECTED)
+    const trailing = { ...responseObject('m', 'hi', DEFAULT_USAGE), note: '"usage":{"x":"}"}' }
+    expect(fast(trailing)).toEqual(EXPECTED)
+    expect(lastUsageValue(Buffer.from(JSON.stringify(responseObject('m', 'hi', null))))).toBeUndefined()
+    expect(lastUsageValue(Buffer.from('{"type":"usage"}'))).toBeUndefined()
+    expect(lastUsageValue(Buffer.from('{"usage":{"prompt_tokens":5'))).toBeUndefined()
   })
 })
 
