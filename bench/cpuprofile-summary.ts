@@ -32,10 +32,11 @@ export function category (f: CallFrame): string {
     if (/^(events|timers|process|async_hooks|util)/.test(mod)) return 'node:events/timers'
     return `node:${mod.split('/')[0]}`
   }
+  // Our code by folder (= by feature: proxy, auth, ratelimit, metering, cache, metrics).
   const src = /\/dist\/(src|bench)\/(.*)$/.exec(url)
   if (src !== null) {
     const parts = src[2]!.split('/')
-    return `${src[1]}/${parts.length > 1 ? parts[0] + '/' : ''}${parts[parts.length - 1]!.replace(/\.js$/, '')}`
+    return parts.length > 1 ? `${src[1]}/${parts[0]}` : `${src[1]}/${parts[0]!.replace(/\.js$/, '')}`
   }
   return url
 }
@@ -100,7 +101,7 @@ export function formatSummary (s: Summary, title: string): string {
   const pct = (ms: number): string => `${(100 * ms / s.busyMs).toFixed(1)}%`
   const out = [`### ${title}`, '', `Busy ${s.busyMs.toFixed(0)} ms of ${s.totalMs.toFixed(0)} ms sampled.`, '',
     '| package / folder | self | inclusive |', '|---|---|---|']
-  for (const c of s.categories.slice(0, 20)) out.push(`| ${c.name} | ${pct(c.selfMs)} | ${pct(c.inclusiveMs)} |`)
+  for (const c of s.categories.slice(0, 24)) out.push(`| ${c.name} | ${pct(c.selfMs)} | ${pct(c.inclusiveMs)} |`)
   out.push('', '| function (self time) | self |', '|---|---|')
   for (const f of s.top) out.push(`| \`${f.name}\` | ${pct(f.selfMs)} |`)
   return out.join('\n')

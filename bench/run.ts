@@ -27,6 +27,7 @@ import { runSoak } from './soak.js'
  *   --no-redis          skip the Redis variant
  *   --candidate FILE    also: a gateway from another build (FILE = its dist/src/main.js),
  *                       embedded store, as one more peer: A/B of a change under equal noise
+ *   --candidate-name S  its row's name (default "candidate build, embedded")
  *   --no-fixed          skip the fixed-rate runs (latency, TTFB)
  *   --no-write          do not touch bench/README.md
  */
@@ -99,7 +100,8 @@ async function main (): Promise<void> {
     if (flag('--candidate') && candidate !== undefined) {
       const gw = await startGateway('gateway (candidate)', { origin: origin.url, main: candidate })
       children.push(gw)
-      peers.push({ name: 'candidate build, embedded', url: gw.url, pid: gw.pid, rounds: [], result: { name: 'candidate build, embedded' } })
+      const name = flag('--candidate-name') ? process.argv[process.argv.indexOf('--candidate-name') + 1]! : 'candidate build, embedded'
+      peers.push({ name, url: gw.url, pid: gw.pid, rounds: [], result: { name } })
     }
     if (!flag('--no-redis')) {
       const redis = await startBenchRedis()
