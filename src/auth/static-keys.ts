@@ -1,5 +1,5 @@
 import type { FileKey } from '../config/schema.js'
-import { hashKey, keyRecordSchema, type KeyRecord, type KeyResolver } from './key-record.js'
+import { hashKey, keyRecordSchema, type KeyRecord } from './key-record.js'
 
 /** Key records for the keys declared in the config file; ids are stable across restarts. */
 export function staticKeyRecords (keys: readonly FileKey[]): Map<string, KeyRecord> {
@@ -26,13 +26,4 @@ export function staticKeyRecords (keys: readonly FileKey[]): Map<string, KeyReco
     byHash.set(hash, record)
   }
   return byHash
-}
-
-/**
- * Resolves only the keys of the config file: declarative keys work with no store at all.
- * @example const resolver = staticKeyResolver(config.keys)
- */
-export function staticKeyResolver (keys: readonly FileKey[]): KeyResolver {
-  const byHash = staticKeyRecords(keys)
-  return { resolve: (secret) => byHash.get(hashKey(secret)) }
 }
