@@ -57,6 +57,8 @@ interface Peer {
   pid?: number
   /** A helper process whose CPU is reported beside it (Redis). */
   helperPid?: number
+  /** A build other than this one (--candidate): left out of the slow-stream run. */
+  candidate?: boolean
   rounds: PeerResult[]
   result: PeerResult
 }
@@ -101,7 +103,7 @@ async function main (): Promise<void> {
       const gw = await startGateway('gateway (candidate)', { origin: origin.url, main: candidate })
       children.push(gw)
       const name = flag('--candidate-name') ? process.argv[process.argv.indexOf('--candidate-name') + 1]! : 'candidate build, embedded'
-      peers.push({ name, url: gw.url, pid: gw.pid, rounds: [], result: { name } })
+      peers.push({ name, url: gw.url, pid: gw.pid, candidate: true, rounds: [], result: { name } })
     }
     if (!flag('--no-redis')) {
       const redis = await startBenchRedis()
@@ -180,7 +182,7 @@ async function main (): Promise<void> {
     if (!quick && !flag('--no-write')) writeResultsBlock(new URL('../../bench/README.md', import.meta.url).pathname, out)
 
     const slow = num('--slow-streams', 0)
-    if (slow > 0) process.stdout.write('\n' + await runSlowStreams(slow, peers.filter((p) => p.pid !== undefined).map((p) => ({ name: p.name, kind: p.name.startsWith('bare') ? 'bare' : p.helperPid !== undefined ? 'redis' : 'embedded' }))) + '\n')
+    if (slow > 0) process.stdout.write('\n' + await runSlowStreams(slow, peers.filter((p) => p.pid !== undefined && p.candidate !== true).map((p) => ({ name: p.name, kind: p.name.startsWith('bare') ? 'bare' : p.helperPid !== undefined ? 'redis' : 'embedded' }))) + '\n')
     const soak = num('--soak', 0)
     if (soak > 0) process.stdout.write('\n' + await runSoak(soak, gwEmbedded, rate) + '\n')
   } finally {
