@@ -77,6 +77,25 @@ describe('streams that end without usage, or with odd usage chunks', () => {
     expect(await metricValue(gw, 'gateway_estimated_usage_total', { reason: 'upstream_error' })).toBe(1)
   })
 
+  it('a client that leaves a Responses stream: estimated from the output_text deltas', async () => {
+    gw.mock.options.chunks = 400
+    gw.mock.options.chunkDelayMs = 10
+    try {
+      const stream = await gw.client().responses.create({ model: 'gpt-5.2-chat-latest', input: 'abcdefgh', stream: true })
+      let deltas = 0
+      for await (const ev of stream) if (ev.type === 'response.output_text.delta' && ++deltas === 5) break
+      await waitFor(() => gw.mock.requests.at(-1)!.aborted, 5_000)
+      await waitFor(() => gw.logs.some((l) => l.includes('"route":"/v1/responses"') && l.includes('"outcome":"client_abort"')))
+    } finally {
+      gw.mock.options.chunks = 6
+      gw.mock.options.chunkDelayMs = 0
+    }
+    const line = JSON.parse(gw.logs.findLast((l) => l.includes('"route":"/v1/responses"'))!) as { estimated: boolean, tokens: { input: number, output: number } }
+    expect(line.estimated).toBe(true)
+    expect(line.tokens.input).toBe(2) // "abcdefgh"
+    expect(line.tokens.output).toBeGreaterThanOrEqual(Math.ceil('Hello from the mock upstream'.length / 4))
+  })
+
   it('an upstream that ignores include_usage: estimated, marked no_usage', async () => {
     gw.mock.once((_req, _body, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' })
