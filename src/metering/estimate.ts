@@ -12,8 +12,11 @@ const BYTES_PER_TOKEN = 4
 /** Request fields whose strings are model input (chat, responses, completions, embeddings). */
 const INPUT_FIELDS = ['messages', 'input', 'instructions', 'prompt', 'tools', 'functions', 'system'] as const
 
-/** Output bytes kept per stream for the estimate; beyond this the kept part is extrapolated. */
-export const ESTIMATE_KEEP_BYTES = 256 * 1024
+/**
+ * Output bytes kept per stream for the estimate; beyond this the kept part is extrapolated.
+ * Kept small: it is held for the whole stream, for every open stream.
+ */
+export const ESTIMATE_KEEP_BYTES = 64 * 1024
 
 export function tokensFromBytes (bytes: number): number {
   return Math.ceil(bytes / BYTES_PER_TOKEN)
