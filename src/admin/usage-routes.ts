@@ -63,14 +63,21 @@ function toJson (row: LedgerRow, groups: ReadonlySet<Group>): UsageRowJson {
  */
 export function groupRows (rows: readonly LedgerRow[], groups: ReadonlySet<Group>): LedgerRow[] {
   const out = new Map<string, LedgerRow>()
+  // A renamed key shows its latest name on every row.
+  const names = new Map<string, { day: string, name: string }>()
+  for (const r of rows) {
+    const n = names.get(r.keyId)
+    if (n === undefined || r.day >= n.day) names.set(r.keyId, { day: r.day, name: r.keyName })
+  }
   for (const r of rows) {
     const keyId = groups.has('key') ? r.keyId : ''
     const model = groups.has('model') ? r.model : ''
     const d = groups.has('day') ? r.day : ''
     const id = keyId + '\0' + model + '\0' + d
     let g = out.get(id)
-    if (g === undefined) out.set(id, g = emptyRow(keyId, groups.has('key') ? r.keyName : '', model, d))
+    if (g === undefined) out.set(id, g = emptyRow(keyId, '', model, d))
     addRow(g, r)
+    g.keyName = groups.has('key') ? names.get(r.keyId)!.name : ''
   }
   return [...out.values()].sort((a, b) => a.day.localeCompare(b.day) || a.keyName.localeCompare(b.keyName) || a.keyId.localeCompare(b.keyId) || a.model.localeCompare(b.model))
 }

@@ -98,3 +98,26 @@ describe('GET /admin/usage', () => {
     expect(res.status).toBe(401)
   })
 })
+
+describe('usage rows of a renamed key', () => {
+  it('show the latest name and sort by model when keys are not grouped', async () => {
+    const dir = tempDataDir()
+    const db = openSqlite(dir)
+    const ledger = bufferedLedger(sqliteLedgerStore(db), { log: createLogger('silent'), metrics: createMetrics(undefined, { defaultMetrics: false }) })
+    ledger.record(rec('k_z', 'old-name', 'b-model', '2026-03-01', 1))
+    ledger.record(rec('k_z', 'new-name', 'a-model', '2026-03-02', 2))
+    ledger.record(rec('k_a', 'aaa', 'b-model', '2026-03-02', 4))
+    await ledger.close()
+    db.close()
+    const gw = await startGateway({ DATA_DIR: dir })
+    try {
+      const byKey = await usage(gw, '?from=2026-03-01&to=2026-03-31&group_by=key,day')
+      expect(byKey.body.data.map((r) => [r.day, r.key_name])).toEqual([['2026-03-01', 'new-name'], ['2026-03-02', 'aaa'], ['2026-03-02', 'new-name']])
+      const byModel = await usage(gw, '?from=2026-03-01&to=2026-03-31&group_by=model')
+      expect(byModel.body.data.map((r) => [r.model, r.cost_usd])).toEqual([['a-model', 2e-9], ['b-model', 5e-9]])
+    } finally {
+      await gw.close()
+      removeDir(dir)
+    }
+  })
+})
