@@ -265,6 +265,11 @@ export function createCacheFeature (ctx: FeatureContext, options: CacheFeatureOp
         if (isCompleteAnswer(ex)) {
           l.flight.doneAt = now()
           l.flight.start({ kind: 'body', status: ex.status, headers: replayHeaders(ex), body: ex.responseBody!, usage: ex.usage })
+          if (ex.responseBody!.length > maxEntry) {
+            // Those waiting have it; nobody else may get an answer that is not stored.
+            l.store = false
+            unregister(l)
+          }
         } else {
           l.flight.start({ kind: 'failed' })
           stopRecording(l)
@@ -277,11 +282,11 @@ export function createCacheFeature (ctx: FeatureContext, options: CacheFeatureOp
         l.flight.end(false, ex.usage)
         try {
           if (l.store && l.flight.complete) await save(l)
-          if (l.lockToken !== undefined) await lock?.release(l.key, l.lockToken)
         } finally {
           // Only now: until the entry is stored, late arrivals still join the finished flight.
           unregister(l)
         }
+        if (l.lockToken !== undefined) await lock?.release(l.key, l.lockToken)
       }
     }
   }
