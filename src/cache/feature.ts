@@ -180,7 +180,10 @@ export function createCacheFeature (ctx: FeatureContext, options: CacheFeatureOp
     },
     onEnd (ex) {
       l.flight.doneAt = now()
-      l.flight.end(isCompleteAnswer(ex), ex.usage)
+      const complete = isCompleteAnswer(ex)
+      l.flight.end(complete, ex.usage)
+      // A broken stream is not replayed to anyone who comes later.
+      if (!complete) unregister(l)
     }
   })
 
@@ -222,7 +225,7 @@ export function createCacheFeature (ctx: FeatureContext, options: CacheFeatureOp
       const entry = await lookup(key, ttl)
       if (entry !== undefined) return hit(ex, entry, now())
       const flight = flights.get(key)
-      if (flight === undefined || (flight.ended && now() - flight.doneAt >= ttl * 1000)) break
+      if (flight === undefined || (flight.ended && (!flight.complete || now() - flight.doneAt >= ttl * 1000))) break
       const s = await flight.join()
       if (s.kind !== 'failed') return coalesced(ex, flight, s)
     }
