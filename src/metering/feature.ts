@@ -1,5 +1,6 @@
 import type { Feature, FeatureContext } from '../feature.js'
 import { usageRoutes } from '../admin/usage-routes.js'
+import { BackgroundBilling, redisBackgroundTracker, sqliteBackgroundTracker } from './background.js'
 import { bufferedLedger, type LedgerStore, type SpendLedger } from './ledger.js'
 import { redisLedgerStore } from './ledger-redis.js'
 import { sqliteLedgerStore } from './ledger-sqlite.js'
@@ -27,6 +28,7 @@ export function createMeteringFeature (ctx: FeatureContext, options: { flushMs?:
   const meters = usageMeters(ctx.metrics)
   const stage = meteringStage({
     prices: createPriceTable(ctx.config.pricing, ctx.config.aliases),
+    background: new BackgroundBilling(ctx.redis !== undefined ? redisBackgroundTracker(ctx.redis) : sqliteBackgroundTracker(ctx.sqlite!)),
     onRecord: (record, reason) => {
       ledger.record(record)
       meters.observe(record, reason)

@@ -4,12 +4,15 @@ import { ESTIMATE_KEEP_BYTES, estimateInputTokens, estimateOutputTokens, estimat
 import { formatUsd } from './money.js'
 import { priceUsage, type PricedModel, type PriceTable } from './pricing.js'
 import type { UsageRecord } from './record.js'
+import type { BackgroundBilling, BackgroundOwner } from './background.js'
 import { lastUsageValue, normalizeUsage, usageFromJson, usageFromStreamEvent, type TokenUsage } from './usage.js'
 
 export interface MeteringStageOptions {
   readonly prices: PriceTable
   /** Receives the one record of each metered request (ledger and metrics). */
   readonly onRecord: (record: UsageRecord, estimateReason: string | undefined) => void
+  /** Bills background responses when they are read back finished (optional). */
+  readonly background?: BackgroundBilling
 }
 
 const CHAT = '/v1/chat/completions'
@@ -120,8 +123,18 @@ class StreamMeter implements StreamObserver {
  * `ex.usage` is final before any `after` runs, so cache and limits read the same numbers.
  */
 export function meteringStage (opts: MeteringStageOptions): Stage {
-  const { prices, onRecord } = opts
+  const { prices, onRecord, background } = opts
   const reasons = new WeakMap<Exchange, string>()
+
+  /** A finished background response read here: billed if this read claimed it first. */
+  const billBackground = (ex: Exchange, owner: BackgroundOwner | undefined): void => {
+    if (ex.usage === undefined) return
+    if (owner === undefined) {
+      ex.usage = undefined // another read billed it
+      return
+    }
+    onRecord(usageRecord(ex, ex.usage, prices.resolve(owner.model), { id: owner.keyId, name: owner.keyName }), undefined)
+  }
 
   return {
     name: 'metering',
@@ -129,7 +142,8 @@ export function meteringStage (opts: MeteringStageOptions): Stage {
     before (ex) {
       const priced = prices.resolve(ex.model)
       ex.modelLabel = priced.label
-      if (!isMetered(ex) || !ex.stream) return
+      if (!isMetered(ex)) return background?.lookup(ex)
+      if (!ex.stream) return
       if (ex.route === CHAT && ex.json !== undefined && ex.upstreamBody !== undefined && !includesUsage(ex.json)) {
         ex.upstreamBody = withIncludeUsage(ex.upstreamBody, ex.json)
         ex.stripUsageChunk = true
@@ -138,6 +152,13 @@ export function meteringStage (opts: MeteringStageOptions): Stage {
     },
 
     beforeSend (ex) {
+      const finished = background?.inspect(ex)
+      if (finished !== undefined) {
+        // Billed to its creator, under the model it was created with (claimed in after()).
+        ex.usage = summarize(ex, prices.resolve(finished.owner.model), finished.usage, false)
+        ex.responseHeaders[COST_HEADER] = formatUsd(ex.usage.costNanos)
+        return
+      }
       let priced = prices.resolve(ex.model)
       if (ex.usage !== undefined) {
         ex.usage = summarize(ex, priced, tokensOf(ex.usage), ex.usage.estimated)
@@ -162,17 +183,19 @@ export function meteringStage (opts: MeteringStageOptions): Stage {
     },
 
     after (ex) {
+      const settled = background?.settle(ex)
+      if (settled !== undefined) return settled.then((owner) => { billBackground(ex, owner) })
       if (ex.usage !== undefined) onRecord(usageRecord(ex, ex.usage, prices.resolve(ex.model ?? ex.usage.model)), reasons.get(ex))
     }
   }
 }
 
 /** The one record of an exchange: a cache hit costs 0 and saves what it would have cost. */
-function usageRecord (ex: Exchange, u: UsageSummary, priced: PricedModel): UsageRecord {
+function usageRecord (ex: Exchange, u: UsageSummary, priced: PricedModel, key: { id: string, name: string } = ex.key): UsageRecord {
   const hit = ex.cache === 'HIT'
   return {
-    keyId: ex.key.id,
-    keyName: ex.key.name,
+    keyId: key.id,
+    keyName: key.name,
     model: priced.model,
     label: priced.label,
     route: ex.route,
