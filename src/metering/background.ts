@@ -91,6 +91,9 @@ function parse (body: Buffer): { id?: unknown, status?: unknown, usage?: unknown
   }
 }
 
+/** How `settle` ended: a new response remembered, or a claim won (`owner`) or lost. */
+export type Settled = { readonly kind: 'remember' } | { readonly kind: 'claim', readonly owner: BackgroundOwner | undefined }
+
 /**
  * The metering stage's part for background responses, per exchange:
  * - `lookup` (before): a read of a response this gateway created looks up its creator;
@@ -129,10 +132,10 @@ export class BackgroundBilling {
     return { owner, usage }
   }
 
-  settle (ex: Exchange): Promise<BackgroundOwner | undefined> | undefined {
+  settle (ex: Exchange): Promise<Settled> | undefined {
     const step = this.pending.get(ex)
     if (step === undefined) return undefined
-    if (step.kind === 'claim') return this.tracker.claim(step.id)
-    return this.tracker.remember(step.id, { keyId: ex.key.id, keyName: ex.key.name, model: ex.model ?? 'unknown' }).then(() => undefined)
+    if (step.kind === 'claim') return this.tracker.claim(step.id).then((owner) => ({ kind: 'claim', owner }))
+    return this.tracker.remember(step.id, { keyId: ex.key.id, keyName: ex.key.name, model: ex.model ?? 'unknown' }).then(() => ({ kind: 'remember' }))
   }
 }

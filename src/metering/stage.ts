@@ -4,7 +4,7 @@ import { ESTIMATE_KEEP_BYTES, estimateInputTokens, estimateOutputTokens, estimat
 import { formatUsd } from './money.js'
 import { priceUsage, type PricedModel, type PriceTable } from './pricing.js'
 import type { UsageRecord } from './record.js'
-import type { BackgroundBilling, BackgroundOwner } from './background.js'
+import type { BackgroundBilling, Settled } from './background.js'
 import { lastUsageValue, normalizeUsage, usageFromJson, usageFromStreamEvent, type TokenUsage } from './usage.js'
 
 export interface MeteringStageOptions {
@@ -120,20 +120,27 @@ class StreamMeter implements StreamObserver {
  *   upstream for usage and has the relay strip that chunk; a StreamObserver for streams.
  * - `beforeSend` (buffered answers): usage from the JSON body, `x-gateway-cost-usd`.
  * - `after`: one UsageRecord per request with usage → `onRecord`.
+ * - background responses (`background`): remembered when created, billed to their
+ *   creator once when first read back finished.
  * `ex.usage` is final before any `after` runs, so cache and limits read the same numbers.
  */
 export function meteringStage (opts: MeteringStageOptions): Stage {
   const { prices, onRecord, background } = opts
   const reasons = new WeakMap<Exchange, string>()
 
-  /** A finished background response read here: billed if this read claimed it first. */
-  const billBackground = (ex: Exchange, owner: BackgroundOwner | undefined): void => {
+  const record = (ex: Exchange): void => {
+    if (ex.usage !== undefined) onRecord(usageRecord(ex, ex.usage, prices.resolve(ex.model ?? ex.usage.model)), reasons.get(ex))
+  }
+
+  /** A finished background response read here is billed to its creator if this read claimed it first. */
+  const settled = (ex: Exchange, s: Settled): void => {
+    if (s.kind === 'remember') return record(ex)
     if (ex.usage === undefined) return
-    if (owner === undefined) {
+    if (s.owner === undefined) {
       ex.usage = undefined // another read billed it
       return
     }
-    onRecord(usageRecord(ex, ex.usage, prices.resolve(owner.model), { id: owner.keyId, name: owner.keyName }), undefined)
+    onRecord(usageRecord(ex, ex.usage, prices.resolve(s.owner.model), { id: s.owner.keyId, name: s.owner.keyName }), undefined)
   }
 
   return {
@@ -183,9 +190,9 @@ export function meteringStage (opts: MeteringStageOptions): Stage {
     },
 
     after (ex) {
-      const settled = background?.settle(ex)
-      if (settled !== undefined) return settled.then((owner) => { billBackground(ex, owner) })
-      if (ex.usage !== undefined) onRecord(usageRecord(ex, ex.usage, prices.resolve(ex.model ?? ex.usage.model)), reasons.get(ex))
+      const pending = background?.settle(ex)
+      if (pending !== undefined) return pending.then((s) => { settled(ex, s) })
+      record(ex)
     }
   }
 }
