@@ -19,21 +19,25 @@ export interface SlowPeer {
   kind: 'bare' | 'embedded' | 'redis'
 }
 
-const EVENTS = 10
+const EVENTS = 15
 const EVERY_MS = 1000
-const RAMP_PER_100MS = 250 // connects per 100 ms: stays under the listen backlog (511)
+// Connects per 100 ms (1,000 a second): a faster ramp overflowed the gateway's listen
+// backlog (511) on a busy machine, and the SYN retries then measured the ramp, not the relay.
+const RAMP_PER_100MS = 100
 const T = Buffer.from('"t":')
 
 const log = (s: string): void => { process.stderr.write(s + '\n') }
 
 /** Opens `n` streams against `base`, returns every event's delay (µs) and completed streams. */
-async function openStreams (base: string, n: number, onAllOpen: () => void): Promise<{ delaysUs: Float64Array, count: number, completed: number, failed: number }> {
+async function openStreams (base: string, n: number, onAllOpen: () => void): Promise<{ delaysUs: Float64Array, count: number, completed: number, failed: number, reasons: Map<string, number> }> {
   const pool = new Pool(base, { connections: n, pipelining: 1, keepAliveTimeout: 60_000, bodyTimeout: 60_000, headersTimeout: 60_000 })
   const delays = new Float64Array(n * EVENTS)
   let count = 0
   let completed = 0
   let failed = 0
   let firsts = 0
+  const reasons = new Map<string, number>()
+  const fail = (why: string): void => { failed++; reasons.set(why, (reasons.get(why) ?? 0) + 1) }
   const body = Buffer.from(JSON.stringify({ model: 'gpt-5.2-chat-latest', messages: [{ role: 'user', content: 'slow' }], stream: true }))
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}` }
   await new Promise<void>((resolve) => {
@@ -55,8 +59,8 @@ async function openStreams (base: string, n: number, onAllOpen: () => void): Pro
             delays[count++] = Number((now - BigInt(chunk.toString('latin1', i + 4, j))) / 1000n)
           }
         },
-        onResponseEnd () { if (status === 200) completed++; else failed++; done() },
-        onResponseError () { failed++; done() }
+        onResponseEnd () { if (status === 200) completed++; else fail(`HTTP ${status}`); done() },
+        onResponseError (_c, err) { fail((err as { code?: string }).code ?? err.message); done() }
       })
     }
     let opened = 0
@@ -66,7 +70,7 @@ async function openStreams (base: string, n: number, onAllOpen: () => void): Pro
     }, 100)
   })
   await pool.destroy()
-  return { delaysUs: delays, count, completed, failed }
+  return { delaysUs: delays, count, completed, failed, reasons }
 }
 
 /** Runs the slow-stream scenario for direct and each proxy kind; returns a Markdown table. */
@@ -98,7 +102,7 @@ export async function runSlowStreams (n: number, peers: readonly SlowPeer[]): Pr
         clearInterval(sampler)
         const d = summarize(r.delaysUs, r.count)
         const mb = (b: number | undefined): string => b === undefined ? '–' : `${(b / 1048576).toFixed(0)} MB`
-        rows.push(`| ${peer.name} | ${r.completed}/${n}${r.failed > 0 ? ` (${r.failed} failed)` : ''} | ${(d.p50 / 1000).toFixed(2)} / ${(d.p99 / 1000).toFixed(2)} / ${(d.max / 1000).toFixed(1)} | ${before === undefined ? '–' : `${mb(before)} → ${mb(peak)}`} | ${before === undefined ? '–' : `${((peak - before) / n / 1024).toFixed(1)} KB`} |`)
+        rows.push(`| ${peer.name} | ${r.completed}/${n}${r.failed > 0 ? ` (${r.failed} failed: ${[...r.reasons].map(([k, v]) => `${k} ×${v}`).join(', ')})` : ''} | ${(d.p50 / 1000).toFixed(2)} / ${(d.p99 / 1000).toFixed(2)} / ${(d.max / 1000).toFixed(1)} | ${before === undefined ? '–' : `${mb(before)} → ${mb(peak)}`} | ${before === undefined ? '–' : `${((peak - before) / n / 1024).toFixed(1)} KB`} |`)
       } finally {
         await Promise.all(children.reverse().map((c) => c.stop()))
       }
