@@ -117,6 +117,8 @@ export function createCacheFeature (ctx: FeatureContext, options: CacheFeatureOp
   const arm = (ex: Exchange, l: Lead): void => {
     leads.set(ex, l)
     ex.observers.push(recorder(ex, l))
+    // The leader's client may leave; its followers still want the whole answer.
+    ex.keepUpstreamOnAbort = () => l.flight.waiters > 0
   }
 
   /**

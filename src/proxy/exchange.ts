@@ -36,6 +36,11 @@ export interface Exchange {
   upstreamBody: Buffer | undefined
   /** Remove the chat usage-only chunk from what the client receives (the client did not ask for it). */
   stripUsageChunk: boolean
+  /**
+   * Asked when the client leaves mid-answer: true keeps the upstream request running (the
+   * cache sets it while coalesced requests follow this answer), else it is aborted at once.
+   */
+  keepUpstreamOnAbort: (() => boolean) | undefined
   /** Label value for `model` in metrics: a priced model name or `other` (set by metering). */
   modelLabel: string
   /** Headers added to the client's response (limits, cache, cost). Set before headers go out. */

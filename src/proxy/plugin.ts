@@ -46,6 +46,7 @@ export async function proxyPlugin (app: FastifyInstance, opts: ProxyOptions): Pr
       stream: parsed.stream,
       upstreamBody: Buffer.isBuffer(body) ? body : undefined,
       stripUsageChunk: false,
+      keepUpstreamOnAbort: undefined,
       modelLabel: 'other',
       responseHeaders: {},
       observers: [],

@@ -33,7 +33,8 @@ export async function relay (ex: Exchange, res: ServerResponse, ran: readonly St
   const onClose = (): void => {
     if (!res.writableFinished) {
       ex.outcome = 'client_abort'
-      abort.abort()
+      // Others follow this answer (coalesced requests): keep reading it for them.
+      if (ex.keepUpstreamOnAbort?.() !== true) abort.abort()
     }
   }
   res.once('close', onClose)
@@ -105,6 +106,7 @@ function endObservers (ex: Exchange): void {
 }
 
 function writeHead (ex: Exchange, res: ServerResponse, headers: Record<string, string | string[]>, stream: boolean): void {
+  if (res.destroyed) return
   if (headers['x-request-id'] === undefined) headers['x-request-id'] = ex.id
   if (stream) {
     // Tell buffering intermediaries (nginx) to pass events on at once.
@@ -125,7 +127,8 @@ function clientWriter (ex: Exchange, res: ServerResponse): Write {
   return (chunk) => {
     ex.bytesOut += chunk.length
     for (let i = 0; i < observers.length; i++) observers[i]!.onChunk(chunk)
-    res.write(chunk)
+    // A client that left while the answer goes on for coalesced followers gets no writes.
+    if (!res.destroyed) res.write(chunk)
   }
 }
 
@@ -155,13 +158,16 @@ function pipeStream (ex: Exchange, res: ServerResponse, body: Readable, headers:
       ctx.onStreamCount(-1)
       endObservers(ex)
       res.off('drain', resume)
+      res.off('close', resume)
       resolve()
     }
     res.on('drain', resume)
+    // If the client leaves while the upstream body is kept for followers, no drain will come.
+    res.once('close', resume)
     body.on('data', (chunk: Buffer) => {
       if (scanner !== undefined) scanner.push(chunk, write)
       else write(chunk)
-      if (res.writableNeedDrain) body.pause()
+      if (res.writableNeedDrain && !res.destroyed) body.pause()
     })
     body.once('end', () => {
       scanner?.end(write)
