@@ -1,3 +1,4 @@
+import { abortSignalBench } from './abort-signal.js'
 import { authBench } from './auth.js'
 import { headersBench } from './headers.js'
 import { recorderBench } from './recorder.js'
@@ -9,5 +10,5 @@ import { sseScannerBench } from './sse-scanner.js'
  * `--quick` shortens every case.
  */
 const timeMs = process.argv.includes('--quick') ? 100 : 400
-const sections = [sseScannerBench(timeMs), headersBench(timeMs), await authBench(timeMs), await recorderBench(timeMs), requestIdBench(timeMs)]
+const sections = [sseScannerBench(timeMs), headersBench(timeMs), await authBench(timeMs), await recorderBench(timeMs), requestIdBench(timeMs), abortSignalBench(timeMs)]
 process.stdout.write(`Node ${process.version}\n\n${sections.join('\n\n')}\n`)
