@@ -194,8 +194,8 @@ function pipeStream (ex: Exchange, res: ServerResponse, body: Readable, headers:
 
 /**
  * Collects a buffered answer with 'data'/'end' events, not `for await`: the async iterator
- * costs a promise and a microtask per chunk plus its own set-up, about twice the work for a
- * one-chunk JSON body (bench/micro/recorder.ts, "Reading a 712-byte body").
+ * costs a promise and a microtask per chunk plus its own set-up, about 11 µs of CPU per
+ * upstream call here (bench/micro/undici-api.ts: 79 → 68 µs).
  * A body that errors or closes early gives what arrived, and the outcome says so.
  */
 function readAll (ex: Exchange, body: Readable): Promise<Buffer> {
