@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import './types.js'
@@ -40,8 +40,12 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * `randomUUID` draws from a pre-filled entropy cache: about 4 µs cheaper per request than
+ * `randomBytes(12)` (bench/README.md, profile), and as unguessable.
+ */
 function newRequestId (): string {
-  return 'req_' + randomBytes(12).toString('hex')
+  return 'req_' + randomUUID().replaceAll('-', '')
 }
 
 /**

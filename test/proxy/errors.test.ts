@@ -104,7 +104,7 @@ describe('errors a client sees', () => {
   it('puts x-request-id on every response, health and admin included', async () => {
     for (const [path, h] of [['/healthz', {}], ['/readyz', {}], ['/admin/keys', { authorization: `Bearer ${ADMIN_KEY}` }], ['/v1/nope', {}], ['/nowhere', {}]] as const) {
       const res = await fetch(gw.url + path, { headers: h })
-      expect(res.headers.get('x-request-id'), path).toMatch(/^req_[0-9a-f]{24}$/)
+      expect(res.headers.get('x-request-id'), path).toMatch(/^req_[0-9a-f]{32}$/)
     }
   })
 
