@@ -80,3 +80,31 @@ export async function waitFor (check: () => boolean | Promise<boolean>, timeoutM
   }
   throw new Error(`condition not met within ${timeoutMs} ms`)
 }
+
+export interface GatewayPair {
+  a: TestGateway
+  b: TestGateway
+  mock: MockUpstream
+  /** Closes both gateways, then the mock (the shared store is the caller's). */
+  close (): Promise<void>
+}
+
+/**
+ * Two gateway instances behind one mock upstream, sharing the store the overrides name
+ * (e.g. `{ REDIS_URL }` or `{ REDIS_CLUSTER_NODES }`): the horizontal-scaling set-up.
+ */
+export async function startGatewayPair (overrides: Record<string, unknown>, mockOptions: MockOptions = {}): Promise<GatewayPair> {
+  const mock = await startMockUpstream(mockOptions)
+  const a = await startGateway(overrides, {}, mock)
+  const b = await startGateway(overrides, {}, mock)
+  return {
+    a,
+    b,
+    mock,
+    close: async () => {
+      await a.close()
+      await b.close()
+      await mock.close()
+    }
+  }
+}

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { responseObject, startMockUpstream, type MockUpstream } from '../../src/mock/upstream.js'
-import { startGateway, TEST_KEY, waitFor, type TestGateway } from '../helpers/gateway.js'
+import { responseObject, type MockUpstream } from '../../src/mock/upstream.js'
+import { startGateway, startGatewayPair, TEST_KEY, waitFor, type GatewayPair, type TestGateway } from '../helpers/gateway.js'
 import { startRedis, type PrivateRedis } from '../helpers/redis.js'
 import { HAND_USD, post, usage } from './helpers.js'
 
@@ -55,16 +55,14 @@ describe('background responses across two instances on Redis', () => {
   let mock: MockUpstream
   let a: TestGateway
   let b: TestGateway
+  let pair: GatewayPair
   beforeAll(async () => {
     server = await startRedis()
-    mock = await startMockUpstream()
-    a = await startGateway({ REDIS_URL: server.url }, {}, mock)
-    b = await startGateway({ REDIS_URL: server.url }, {}, mock)
+    pair = await startGatewayPair({ REDIS_URL: server.url })
+    ;({ a, b, mock } = pair)
   })
   afterAll(async () => {
-    await a.close()
-    await b.close()
-    await mock.close()
+    await pair.close()
     await server.stop()
   })
 

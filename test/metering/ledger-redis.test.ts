@@ -5,9 +5,9 @@ import { createMetrics } from '../../src/metrics/metrics.js'
 import { bufferedLedger } from '../../src/metering/ledger.js'
 import { redisLedgerStore } from '../../src/metering/ledger-redis.js'
 import type { UsageRecord } from '../../src/metering/record.js'
-import { startMockUpstream, type MockUpstream } from '../../src/mock/upstream.js'
+import { startMockUpstream } from '../../src/mock/upstream.js'
 import { createRedis, redisReady, type RedisClient } from '../../src/store/redis.js'
-import { startGateway, waitFor, type TestGateway } from '../helpers/gateway.js'
+import { startGateway, startGatewayPair, waitFor, type GatewayPair, type TestGateway } from '../helpers/gateway.js'
 import { startRedis, startRedisCluster, type PrivateCluster, type PrivateRedis } from '../helpers/redis.js'
 import { CHAT, HAND_USD, usage } from './helpers.js'
 
@@ -102,19 +102,16 @@ describe('Redis Cluster', () => {
 
 describe('two gateways on one Redis', () => {
   let server: PrivateRedis
-  let mock: MockUpstream
   let a: TestGateway
   let b: TestGateway
+  let pair: GatewayPair
   beforeAll(async () => {
     server = await startRedis()
-    mock = await startMockUpstream()
-    a = await startGateway({ REDIS_URL: server.url }, {}, mock)
-    b = await startGateway({ REDIS_URL: server.url }, {}, mock)
+    pair = await startGatewayPair({ REDIS_URL: server.url })
+    ;({ a, b } = pair)
   })
   afterAll(async () => {
-    await a.close()
-    await b.close()
-    await mock.close()
+    await pair.close()
     await server.stop()
   })
 
