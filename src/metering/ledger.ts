@@ -62,6 +62,7 @@ class BufferedLedger implements SpendLedger {
   private pending = new Map<string, LedgerRow>()
   private pendingRecords = 0
   private inflight: Batch | undefined
+  private readonly readers = new Set<Promise<void>>()
   private timer: NodeJS.Timeout | undefined
   private running: Promise<void> | undefined
   private failures = 0
@@ -94,19 +95,42 @@ class BufferedLedger implements SpendLedger {
     this.schedule(this.flushMs)
   }
 
+  /**
+   * Stored spend plus what this instance still buffers, with no batch counted twice or
+   * missed. A batch being written is the one moment where the two views overlap (applied
+   * in the store, still held here) or miss each other, so reads first wait for a write in
+   * flight; the local part is then taken at once, before the store is asked, and a write
+   * that starts after that is sent behind our read on the same connection, so the store
+   * answers without it while the snapshot has it.
+   */
   async spentNanos (keyId: string, period: BudgetPeriod, nowMs: number): Promise<number> {
-    const stored = await this.store.spent(keyId, period, nowMs)
-    // Read after the store answered: a batch whose write completed meanwhile is no longer local.
+    // Checked in the same step as the snapshot below: no write can begin in between.
+    while (this.running !== undefined) await this.running.catch(() => {})
     const { from, to } = periodDays(period, nowMs)
-    let sum = stored
+    let sum = 0
     for (const row of this.local((r) => r.keyId === keyId && (from === undefined || r.day >= from) && (to === undefined || r.day <= to))) sum += row.costNanos
-    return sum
+    return sum + await this.store.spent(keyId, period, nowMs)
   }
 
+  /** All rows of a day range: the store's plus the buffered ones (reads several keys: no write may interleave). */
   async rows (from: string, to: string): Promise<LedgerRow[]> {
+    while (this.running !== undefined) await this.running.catch(() => {})
+    const reading = this.readRows(from, to)
+    // Writes due meanwhile wait for this read (see flush).
+    const done = reading.then(() => {}, () => {})
+    this.readers.add(done)
+    try {
+      return await reading
+    } finally {
+      this.readers.delete(done)
+    }
+  }
+
+  private async readRows (from: string, to: string): Promise<LedgerRow[]> {
+    const local = this.local((r) => r.day >= from && r.day <= to)
     const stored = await this.store.rows(from, to)
     const byId = new Map(stored.map((r) => [rowId(r.keyId, r.model, r.day), r]))
-    for (const row of this.local((r) => r.day >= from && r.day <= to)) {
+    for (const row of local) {
       const id = rowId(row.keyId, row.model, row.day)
       const have = byId.get(id)
       if (have === undefined) byId.set(id, row)
@@ -116,8 +140,14 @@ class BufferedLedger implements SpendLedger {
   }
 
   async flush (): Promise<void> {
-    // One write at a time; a failure of the one we waited for is not ours to report.
-    for (let r = this.running; r !== undefined; r = this.running) await r.catch(() => {})
+    // One write at a time (a failure of the one we waited for is not ours to report), and
+    // none while a usage read spanning several keys runs: it must not see half a batch.
+    // Checked again after every wait: another caller may have begun meanwhile.
+    for (;;) {
+      if (this.running !== undefined) await this.running.catch(() => {})
+      else if (this.readers.size > 0) await Promise.all(this.readers)
+      else break
+    }
     this.running = this.writeAll()
     try {
       await this.running
