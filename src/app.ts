@@ -14,7 +14,6 @@ import { metricsPlugin } from './metrics/plugin.js'
 import { exchangeRecorder } from './metrics/exchange-recorder.js'
 import { proxyPlugin } from './proxy/plugin.js'
 import { clientRequestId } from './proxy/headers.js'
-import { routeTemplate } from './proxy/route-template.js'
 import { gatewayError, toGatewayError } from './errors.js'
 
 /** Everything buildApp needs, created by deps.ts (or by a test). */
@@ -144,5 +143,3 @@ export async function buildApp (config: GatewayConfig, deps: GatewayDeps): Promi
   })
   return app
 }
-
-export { routeTemplate }
