@@ -41,6 +41,24 @@ export const catalogue = {
   GW_ERR_STORE_UNAVAILABLE: { status: 503, type: 'api_error', code: 'store_unavailable', message: 'The key store is unreachable: %s' },
   GW_ERR_LEDGER_UNAVAILABLE: { status: 503, type: 'api_error', code: 'store_unavailable', message: 'The spend ledger is unreachable (%s); spend is buffered and written when it is back.' },
   GW_ERR_SHUTTING_DOWN: { status: 503, type: 'api_error', code: 'shutting_down', message: 'The gateway is shutting down.' },
+  // The key as a boundary.
+  GW_ERR_INVALID_PATH: { status: 400, type: 'invalid_request_error', code: 'invalid_path', message: 'The request path is not canonical: %s' },
+  GW_ERR_DUPLICATE_FIELD: { status: 400, type: 'invalid_request_error', code: 'duplicate_field', message: 'The field %s is given more than once in the request body.' },
+  GW_ERR_ROUTE_NOT_ALLOWED: { status: 403, type: 'invalid_request_error', code: 'route_not_allowed', message: 'This key may not call %s.' },
+  GW_ERR_MODEL_NOT_PRICED: { status: 403, type: 'invalid_request_error', code: 'model_not_priced', message: 'The model %s has no price in this gateway, so a budgeted key may not use it. Ask your gateway admin to add it to the pricing table.' },
+  GW_ERR_OBJECT_NOT_FOUND: { status: 404, type: 'invalid_request_error', code: 'not_found', message: 'No such %s: %s' },
+  GW_ERR_UPSTREAM_REDIRECT: { status: 502, type: 'api_error', code: 'upstream_redirect', message: 'The upstream API answered with a redirect, which the gateway does not follow.' },
+  // Resources.
+  GW_ERR_BODY_TOO_COMPLEX: { status: 400, type: 'invalid_request_error', code: 'body_too_complex', message: 'The JSON body is too complex: %s.' },
+  GW_ERR_PARSING_BUSY: { status: 503, type: 'api_error', code: 'overloaded', message: 'The gateway is parsing too many large bodies at once; retry shortly.', headers: { 'retry-after': '1' } },
+  GW_ERR_REQUEST_TIMEOUT: { status: 408, type: 'invalid_request_error', code: 'request_timeout', message: 'The request did not arrive in time.' },
+  GW_ERR_HEADERS_TOO_LARGE: { status: 431, type: 'invalid_request_error', code: 'headers_too_large', message: 'The request headers are too large.' },
+  GW_ERR_ADMIN_THROTTLED: { status: 429, type: 'invalid_request_error', code: 'rate_limit_exceeded', message: 'Too many failed admin authentications from this address; try again in a minute.', headers: { 'retry-after': '60' } },
+  // Teams, rotation, usage API.
+  GW_ERR_TEAM_NOT_FOUND: { status: 404, type: 'invalid_request_error', code: 'not_found', message: 'No team with id %s.' },
+  GW_ERR_TEAM_NAME_TAKEN: { status: 409, type: 'invalid_request_error', code: 'conflict', message: 'A team named %s exists already.' },
+  GW_ERR_TEAM_NOT_EMPTY: { status: 409, type: 'invalid_request_error', code: 'team_not_empty', message: 'Team %s still has keys that are not revoked; revoke them or move them first.' },
+  GW_ERR_CLIENT_KEY_FORBIDDEN: { status: 403, type: 'invalid_request_error', code: 'admin_key_required', message: 'This route needs the admin key, not a client key.' },
   GW_ERR_INTERNAL: { status: 500, type: 'api_error', code: 'internal_error', message: 'The gateway failed unexpectedly; the request id is in x-request-id.' }
 } as const satisfies Record<string, ErrorSpec>
 

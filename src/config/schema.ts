@@ -41,6 +41,18 @@ export const fileKeySchema = limitsSchema.extend({
   message: 'give exactly one of key or key_sha256'
 })
 
+/** One upstream of the `upstreams` file section. */
+export const upstreamSchema = z.strictObject({
+  name: z.string().min(1).max(100).regex(/^[\w.-]+$/, 'letters, digits, `_`, `.` and `-` only'),
+  base_url: z.url({ protocol: /^https?$/ }),
+  /** The name of the environment variable holding this upstream's key. */
+  api_key_env: z.string().min(1).optional(),
+  api_key: z.string().min(1).optional(),
+  weight: z.number().int().positive().default(1),
+  /** Model names and `*` patterns this upstream serves; default every model. */
+  models: z.array(z.string().min(1)).optional()
+})
+
 export const configSchema = z.strictObject({
   PORT: intFromEnv(0).max(65535).default(8080),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -80,15 +92,51 @@ export const configSchema = z.strictObject({
   /** Trust X-Forwarded-* from a load balancer in front. */
   TRUST_PROXY: boolFromEnv.default(false),
 
+  // The key as a boundary.
+  /** Models without a price: `deny_budgeted` refuses them for keys (or teams) with a USD budget. */
+  UNPRICED_MODELS: z.enum(['deny_budgeted', 'deny', 'allow']).default('deny_budgeted'),
+
+  // Resources: nothing a client or an upstream sends may exhaust memory or stall the loop.
+  /** Bytes of request bodies being parsed at once (64 MiB); beyond it 503 with retry-after. */
+  MAX_PARSING_BYTES: intFromEnv(1).default(64 * 1024 * 1024),
+  /** Bytes of one upstream SSE event (16 MiB); a longer event ends the stream (estimated). */
+  MAX_EVENT_BYTES: intFromEnv(1).default(16 * 1024 * 1024),
+  /** Bytes of a buffered upstream answer (64 MiB); beyond it the answer is relayed unbuffered. */
+  MAX_BUFFERED_BYTES: intFromEnv(1).default(64 * 1024 * 1024),
+  /** Milliseconds for a client's whole request (headers and body) to arrive. */
+  REQUEST_TIMEOUT_MS: intFromEnv(1).default(60_000),
+  /** Milliseconds an idle keep-alive client connection stays open. */
+  KEEP_ALIVE_TIMEOUT_MS: intFromEnv(1).default(65_000),
+
+  // Budgets and token limits under concurrency.
+  /** Output tokens reserved for a request that gives no max tokens and whose model has no max_output_tokens. */
+  RESERVE_OUTPUT_TOKENS: intFromEnv(1).default(4096),
+
+  // Upstreams, retries and fallback.
+  /** Further attempts after the first, on another upstream when there is one. */
+  UPSTREAM_RETRIES: intFromEnv(0).max(10).default(2),
+  /** Failures in a row that put an upstream in cooldown. */
+  UPSTREAM_FAILURES_TO_COOLDOWN: intFromEnv(1).default(5),
+  /** Milliseconds an upstream in cooldown gets no traffic, before one probe request decides. */
+  UPSTREAM_COOLDOWN_MS: intFromEnv(1).default(30_000),
+
+  // Tracing (OpenTelemetry, OTLP over HTTP). Unset: no tracing code on the request path.
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).default('comet-gateway'),
+
   // Sections of the config file (GATEWAY_CONFIG). Unknown sections are an error.
   pricing: z.record(z.string().min(1), priceSchema).default({}),
   aliases: z.record(z.string().min(1), z.string().min(1)).default({}),
   keys: z.array(fileKeySchema).default([]),
-  limits: z.strictObject({ defaults: limitsSchema.default({}) }).default({ defaults: {} })
+  limits: z.strictObject({ defaults: limitsSchema.default({}) }).default({ defaults: {} }),
+  /** Several upstreams; empty means the one of UPSTREAM_BASE_URL + UPSTREAM_API_KEY, named `default`. */
+  upstreams: z.array(upstreamSchema).default([])
 })
 
 export type GatewayConfig = z.infer<typeof configSchema>
 export type Price = z.infer<typeof priceSchema>
 export type Limits = z.infer<typeof limitsSchema>
 export type FileKey = z.infer<typeof fileKeySchema>
+export type UpstreamConfig = z.infer<typeof upstreamSchema>
 export type BudgetPeriod = z.infer<typeof budgetPeriodSchema>

@@ -40,7 +40,12 @@ export function createMetrics (registry: Registry = new Registry(), options: { d
     budget: new Gauge({ name: 'gateway_budget_usd', help: 'Budget of each key with one, by key and period (set by the limits feature).', labelNames: ['key', 'period'] as const, registers }),
     budgetSpent: new Gauge({ name: 'gateway_budget_spent_usd', help: 'Spend in the current budget period of each key with a budget (as last checked).', labelNames: ['key', 'period'] as const, registers }),
     ledgerErrors: new Counter({ name: 'gateway_ledger_errors_total', help: 'Spend ledger writes that failed and were buffered for retry.', registers }),
-    ledgerBuffered: new Gauge({ name: 'gateway_ledger_buffered_records', help: 'Usage records waiting for the ledger to come back.', registers })
+    ledgerBuffered: new Gauge({ name: 'gateway_ledger_buffered_records', help: 'Usage records waiting for the ledger to come back.', registers }),
+    upstreamRequests: new Counter({ name: 'gateway_upstream_requests_total', help: 'Attempts sent to each upstream, by outcome.', labelNames: ['upstream', 'outcome'] as const, registers }),
+    upstreamRetries: new Counter({ name: 'gateway_upstream_retries_total', help: 'Attempts retried after an upstream failed, by the upstream that failed and why.', labelNames: ['upstream', 'reason'] as const, registers }),
+    upstreamUp: new Gauge({ name: 'gateway_upstream_up', help: '1 while an upstream takes traffic, 0 while it is in cooldown.', labelNames: ['upstream'] as const, registers }),
+    teamCost: new Counter({ name: 'gateway_team_cost_usd_total', help: 'Upstream cost in USD of team keys, by team and model.', labelNames: ['team', 'model'] as const, registers }),
+    budgetRemaining: new Gauge({ name: 'gateway_budget_remaining_usd', help: 'Budget left in the current period, for keys and teams with a budget.', labelNames: ['scope', 'name'] as const, registers })
   }
 }
 
