@@ -14,6 +14,7 @@ import { metricsPlugin } from './metrics/plugin.js'
 import { exchangeRecorder } from './metrics/exchange-recorder.js'
 import { proxyPlugin } from './proxy/plugin.js'
 import { clientRequestId } from './proxy/headers.js'
+import { canonicalRewrite, registerPathGuard } from './proxy/path-guard.js'
 import { gatewayError, toGatewayError } from './errors.js'
 
 /** Everything buildApp needs, created by deps.ts (or by a test). */
@@ -64,6 +65,8 @@ export async function buildApp (config: GatewayConfig, deps: GatewayDeps): Promi
     requestIdHeader: false,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // One spelling of every path before routing; non-canonical ones are refused.
+    rewriteUrl: canonicalRewrite,
     routerOptions: { ignoreTrailingSlash: true }
   })
   app.decorate('draining', false)
@@ -106,6 +109,7 @@ export async function buildApp (config: GatewayConfig, deps: GatewayDeps): Promi
     throw gatewayError('GW_ERR_NOT_FOUND', [request.method, request.url.split('?')[0]!])
   })
 
+  registerPathGuard(app)
   await app.register(healthPlugin, {
     checks: deps.features.filter((f) => f.ready !== undefined).map((f) => ({ name: f.name, ready: () => f.ready!() })),
     draining: () => app.draining
