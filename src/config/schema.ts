@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { priceEntrySchema } from '../metering/price-entry.js'
+import { routesSchema } from '../access/routes.js'
 
 /**
  * The one schema for all configuration: environment variables (upper case, as in
@@ -31,6 +32,7 @@ export const fileKeySchema = limitsSchema.extend({
   key: z.string().min(8).optional(),
   key_sha256: z.string().regex(/^[0-9a-f]{64}$/i, 'must be 64 hex characters').optional(),
   models: z.array(z.string().min(1)).optional(),
+  routes: routesSchema.nullable().optional(),
   expires_at: z.iso.datetime({ offset: true }).nullable().optional(),
   cache_ttl_seconds: z.number().int().nonnegative().optional(),
   metadata: z.record(z.string(), z.string()).optional()
