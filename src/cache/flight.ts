@@ -1,4 +1,4 @@
-import type { UsageSummary } from '../proxy/exchange.js'
+import type { StoredUsage as UsageSummary } from './entry.js'
 
 /** How a flight's leader got its answer, as waiters need it to answer their own clients. */
 export type FlightStart =
