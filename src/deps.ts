@@ -5,6 +5,7 @@ import type { Feature, FeatureContext } from './feature.js'
 import { createMetrics } from './metrics/metrics.js'
 import { createUpstreamTarget } from './proxy/upstream.js'
 import { createKeysFeature } from './auth/feature.js'
+import { createAccessFeature } from './access/feature.js'
 import { createRateLimitFeature } from './ratelimit/feature.js'
 import { createCacheFeature } from './cache/feature.js'
 import { createMeteringFeature } from './metering/feature.js'
@@ -30,7 +31,7 @@ export async function createDeps (config: GatewayConfig, log: Logger, overrides:
   const keys = await createKeysFeature(ctx)
   // Metering is built before limits: budgets read its spend ledger.
   const metering = createMeteringFeature(ctx)
-  const features: Feature[] = [keys, createRateLimitFeature(ctx, metering.spend), metering, createCacheFeature(ctx)]
+  const features: Feature[] = [createAccessFeature(ctx), keys, createRateLimitFeature(ctx, metering.spend), metering, createCacheFeature(ctx)]
   // Shared connections close last: features close in reverse order, so they go first.
   if (redis !== undefined) features.unshift(redisFeature(redis))
   if (sqlite !== undefined) features.unshift({ name: 'sqlite', close: async () => { sqlite.close() } })

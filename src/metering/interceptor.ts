@@ -130,8 +130,10 @@ class MeterHandler extends ForwardingHandler {
     this.status = head.status
     if (head.kind === 'buffered') {
       this.meterBody(head)
-    } else if (head.kind === 'sse' && this.metered && this.req.stream) {
-      this.scanner = new SseScanner(this.strip ? usageChunkHold : undefined)
+    } else if (head.kind === 'sse' && (this.metered || this.owner !== undefined) && head.status < 300) {
+      // Whatever the request asked for: an SSE answer to a non-stream request is metered
+      // too, and a background response read back as a stream is billed to its creator.
+      this.scanner = new SseScanner(this.strip ? usageChunkHold : undefined, true)
       this.write = (chunk) => { this.inner.onResponseData(controller, chunk) }
     }
     this.inner.onResponseStart(controller, head)
@@ -211,16 +213,35 @@ class MeterHandler extends ForwardingHandler {
     const kept = this.kept
     this.kept = []
     const s = this.scanner!
-    const exact = streamUsage(s.strippedEvent ?? s.lastEvent)
+    const event = streamEvent(s.strippedEvent ?? s.usageEvent ?? s.lastEvent)
+    const exact = usageFromStreamEvent(event)
+    if (this.owner !== undefined) {
+      this.meterBackgroundStream(event)
+      return
+    }
     if (exact !== undefined) {
+      // No model in the request (a stored prompt): metered under the one the upstream reports.
+      const answered = this.req.model === undefined ? streamModel(event) : undefined
+      if (answered !== undefined) this.priced = this.opts.prices.resolve(answered)
       this.usage = summarize(this.priced, exact, false, this.hit)
       return
     }
-    if (this.status >= 300) return
+    if (this.status >= 300 || !this.metered) return
     const input = estimateInputTokens(this.req.json, this.req.body?.length ?? 0)
     const output = estimateOutputTokens(kept, this.keptBytes, this.totalBytes)
     this.reason = outcome === 'ok' ? 'no_usage' : outcome
     this.usage = summarize(this.priced, estimateUsage(input, output), true, this.hit)
+  }
+
+  /** A background response read back as a stream: billed to its creator once, when finished. */
+  private meterBackgroundStream (event: unknown): void {
+    const response = (event as { response?: unknown } | undefined)?.response
+    const b = response !== undefined ? this.opts.background?.inspectObject(this.req, this.status, response, this.owner) : undefined
+    if (b?.usage === undefined) return
+    this.step = b.step
+    this.billTo = this.owner
+    this.priced = this.opts.prices.resolve(this.owner!.model)
+    this.usage = summarize(this.priced, b.usage, false, this.hit)
   }
 
   /** The one record of this request, once the answer is out. */
@@ -249,16 +270,23 @@ class MeterHandler extends ForwardingHandler {
   }
 }
 
-/** The usage of a stream's last event (the stripped usage chunk or the terminal event). */
-function streamUsage (event: Buffer | undefined): TokenUsage | undefined {
+/** The parsed data of the one event metering reads (the usage chunk or the terminal event). */
+function streamEvent (event: Buffer | undefined): unknown {
   if (event === undefined) return undefined
   const data = sseData(event)
   if (data === undefined || data.charCodeAt(0) !== 0x7b) return undefined
   try {
-    return usageFromStreamEvent(JSON.parse(data))
+    return JSON.parse(data)
   } catch {
     return undefined
   }
+}
+
+/** The model a stream event reports (chat chunk `model`, Responses event `response.model`). */
+function streamModel (event: unknown): string | undefined {
+  const e = event as { model?: unknown, response?: { model?: unknown } } | undefined
+  const m = e?.model ?? e?.response?.model
+  return typeof m === 'string' && m !== '' ? m : undefined
 }
 
 /** The one record of a request: a cache hit costs 0 and saves what it would have cost. */

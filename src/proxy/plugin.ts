@@ -1,7 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ClientResponse } from './client-response.js'
 import type { Dispatch, GatewayRequest, Principal } from './interceptor.js'
-import { parseRequestBody } from './request-body.js'
+import { gatewayError, type GatewayError } from '../errors.js'
+import { readBody } from './body-reader.js'
+import { checkJsonBounds } from './json-bounds.js'
 import { routeTemplate } from './route-template.js'
 
 export interface ProxyOptions<P extends Principal> {
@@ -13,8 +15,12 @@ export interface ProxyOptions<P extends Principal> {
   readonly onStreamCount: (delta: number) => void
 }
 
-/** Routes whose body must be a JSON object with a model. */
-const MODEL_ROUTES = new Set(['/v1/chat/completions', '/v1/responses'])
+/** Depth and value count of a JSON body, checked on the bytes before it is parsed. */
+function jsonBounds (body: Buffer): GatewayError | undefined {
+  const v = checkJsonBounds(body)
+  if (v.ok) return undefined
+  return gatewayError('GW_ERR_BODY_TOO_COMPLEX', [v.reason === 'depth' ? `nested deeper than ${v.limit}` : `more than ${v.limit} values`])
+}
 
 /**
  * The client API: `POST /v1/chat/completions`, `POST /v1/responses` and every other
@@ -26,15 +32,24 @@ export async function proxyPlugin<P extends Principal> (app: FastifyInstance, op
   const { dispatch, principal, onStreamCount } = opts
 
   const handle = (route: string | undefined) => async function relayRoute (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    // Canonical already: the path guard rewrote (or refused) the target before routing.
     const url = request.raw.url ?? request.url
     const raw = request.body
     const body = Buffer.isBuffer(raw) ? raw : undefined
-    const parsed = parseRequestBody(body, request.headers['content-type'], route !== undefined && MODEL_ROUTES.has(route))
+    const path = url.slice(3) // strip "/v1"
+    const q = path.indexOf('?')
+    const parsed = await readBody(body, {
+      path: q === -1 ? path : path.slice(0, q),
+      method: request.method,
+      contentType: request.headers['content-type'],
+      contentEncoding: request.headers['content-encoding'],
+      prescan: jsonBounds
+    })
     const req: GatewayRequest<P> = {
       id: request.id,
       method: request.method,
       route: route ?? routeTemplate(url),
-      path: url.slice(3), // strip "/v1"
+      path,
       headers: request.headers,
       startedAt: request.startedAt,
       principal: principal(request),

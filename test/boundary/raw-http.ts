@@ -16,7 +16,9 @@ export async function rawRequest (url: string, method: string, target: string, h
   for (const [k, v] of Object.entries(headers)) head.push(`${k}: ${v}`)
   if (body !== '' || method === 'POST') head.push(`content-length: ${Buffer.byteLength(body)}`)
   const socket = connect(Number(port), hostname)
-  socket.write(head.join('\r\n') + '\r\n\r\n' + body, 'latin1')
+  // The head byte for byte as spelled (latin1), the body as UTF-8 (its content-length).
+  socket.write(head.join('\r\n') + '\r\n\r\n', 'latin1')
+  socket.write(body, 'utf8')
   const chunks: Buffer[] = []
   await new Promise<void>((resolve, reject) => {
     socket.on('data', (c: Buffer) => chunks.push(c))

@@ -25,6 +25,8 @@ export interface LenientRequest {
   readonly json: Record<string, unknown> | undefined
   readonly model: string | undefined
   readonly stream: boolean
+  /** Answered by a test's `once` handler rather than by the upstream's own answers. */
+  scripted: boolean
 }
 
 export interface LenientUpstream {
@@ -175,10 +177,12 @@ export async function startLenientUpstream (): Promise<LenientUpstream> {
         body,
         json,
         model,
-        stream: s === true || s === 'true' || s === 1 || s === '1'
+        stream: s === true || s === 'true' || s === 1 || s === '1',
+        scripted: false
       }
       requests.push(r)
       const h = queue.shift()
+      r.scripted = h !== undefined
       if (h !== undefined) h(r, res)
       else serve(r, res)
     })
