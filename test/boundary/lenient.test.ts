@@ -181,6 +181,31 @@ describe('a hostile key holder against a lenient upstream', () => {
     await waitFor(async () => (await usageRows(gw)).some((row) => row.key_name === 'budget' && row.model === 'gpt-4.1-mini' && row.input_tokens === 17))
   })
 
+  it('a background response read back as a stream (or with a trailing slash) is billed once, to its creator', async () => {
+    const json = (res: import('node:http').ServerResponse, body: unknown) => {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(JSON.stringify(body))
+    }
+    up.once((_r, res) => json(res, { id: 'resp_bg1', object: 'response', status: 'queued', model: 'gpt-5-nano', output: [], usage: null }))
+    const created = await post(KEYS.budget, '/v1/responses', '{"model":"gpt-5-nano","input":"hi","background":true}')
+    expect(JSON.parse(created.body).status).toBe('queued')
+    const done = { id: 'resp_bg1', object: 'response', status: 'completed', model: 'gpt-5-nano', output: [], usage: { input_tokens: 23, output_tokens: 29, total_tokens: 52 } }
+    up.once((_r, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      res.write(`event: response.in_progress\ndata: ${JSON.stringify({ type: 'response.in_progress', response: { ...done, status: 'in_progress', usage: null } })}\n\n`)
+      res.end(`event: response.completed\ndata: ${JSON.stringify({ type: 'response.completed', response: done })}\n\n`)
+    })
+    const read = await rawRequest(gw.url, 'GET', '/v1/responses/resp_bg1/?stream=true', { authorization: `Bearer ${KEYS.budget}` })
+    expect(read.status).toBe(200)
+    expect(up.requests.at(-1)!.rawUrl).toBe('/v1/responses/resp_bg1?stream=true')
+    await waitFor(async () => (await usageRows(gw)).some((r) => r.key_name === 'budget' && r.model === 'gpt-5-nano' && r.input_tokens === 23 && r.requests === 1))
+    up.once((_r, res) => json(res, done))
+    expect((await rawRequest(gw.url, 'GET', '/v1/responses/resp_bg1', { authorization: `Bearer ${KEYS.budget}` })).status).toBe(200)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const rows = (await usageRows(gw)).filter((r) => r.model === 'gpt-5-nano')
+    expect(rows).toEqual([expect.objectContaining({ key_name: 'budget', input_tokens: 23, output_tokens: 29, requests: 1 })])
+  })
+
   it('every inference request the upstream served is in the ledger, under the key that asked and the model it served', async () => {
     // The upstream's own answers all carry usage (scripted ones are checked where they are written).
     const served = up.requests.filter((r) => !r.scripted && r.method === 'POST' && ['/v1/chat/completions', '/v1/responses', '/v1/embeddings', '/v1/audio/transcriptions', '/v1/images/edits'].includes(r.path))
