@@ -3,22 +3,16 @@ import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
 import { WebSocket, WebSocketServer, type RawData } from 'ws'
 import type { Principal } from '../proxy/interceptor.js'
-import type { TokenUsage } from '../metering/usage.js'
+import type { RealtimeSession } from './admission.js'
 import { bearerToken, maskKey } from '../auth/authenticate.js'
 import { GatewayError, gatewayError } from '../errors.js'
 import { realtimeUsage, subprotocolKey, upstreamRealtimeUrl, upstreamSubprotocols } from './usage-tap.js'
-
-/** What one admitted realtime session reports back: usage per `response.done`, and its end. */
-export interface RealtimeSession {
-  meter (usage: TokenUsage): void
-  end (): void
-}
 
 export interface RealtimeOptions<P extends Principal> {
   /** The principal of a presented secret, or undefined (401). */
   readonly authenticate: (secret: string) => P | undefined | Promise<P | undefined>
   /** Checks the key's models and limits for the session; throws a GatewayError to refuse. */
-  readonly admit: (principal: P, model: string | undefined, requestId: string) => Promise<RealtimeSession>
+  readonly admit: (principal: P, model: string | undefined, requestId: string, req: IncomingMessage, query: string) => Promise<RealtimeSession>
   readonly upstreamBaseUrl: string
   readonly upstreamAuthorization: string | undefined
   readonly log: Logger
@@ -89,13 +83,14 @@ export function realtimeUpgrade<P extends Principal> (opts: RealtimeOptions<P>):
     if (principal === undefined) throw gatewayError('GW_ERR_INVALID_API_KEY', [maskKey(secret)])
     if (opts.upstreamAuthorization === undefined) throw gatewayError('GW_ERR_UPSTREAM_NOT_CONFIGURED')
     const model = new URLSearchParams(query).get('model') ?? undefined
-    const session = await opts.admit(principal, model, requestId)
+    const session = await opts.admit(principal, model, requestId, req, query)
     let ended = false
-    const end = (): void => {
+    const end = (error?: GatewayError): void => {
       if (ended) return
       ended = true
       opts.onSession?.(-1)
-      session.end()
+      if (error !== undefined) session.fail(error)
+      else session.end('ok')
     }
     opts.onSession?.(1)
 
@@ -119,19 +114,19 @@ export function realtimeUpgrade<P extends Principal> (opts: RealtimeOptions<P>):
       res.on('data', (c: Buffer) => { if (size < 64 * 1024) { chunks.push(c); size += c.length } })
       res.once('end', () => {
         socket.off('close', clientGone)
-        end()
+        end(gatewayError('GW_ERR_UPSTREAM_UNAVAILABLE', [`the upstream refused the upgrade with ${res.statusCode ?? 'no status'}`]))
         if (socket.destroyed) return
         const body = Buffer.concat(chunks)
         socket.end(`HTTP/1.1 ${res.statusCode ?? 502} Upstream\r\ncontent-type: ${res.headers['content-type'] ?? 'application/json'}\r\ncontent-length: ${body.length}\r\nx-request-id: ${requestId}\r\nconnection: close\r\n\r\n` + body.toString('utf8'))
       })
-      res.once('error', () => { end(); socket.destroy() })
+      res.once('error', (err) => { end(gatewayError('GW_ERR_UPSTREAM_UNAVAILABLE', [err.message])); socket.destroy() })
     })
     upstream.once('error', (err) => {
       if (upstream.readyState === WebSocket.OPEN || ended) return
       socket.off('close', clientGone)
-      end()
-      opts.log.warn({ reqId: requestId, err: err.message }, 'realtime upstream unreachable')
-      refuseUpgrade(socket, gatewayError('GW_ERR_UPSTREAM_UNAVAILABLE', [err.message]), requestId)
+      const error = gatewayError('GW_ERR_UPSTREAM_UNAVAILABLE', [err.message])
+      end(error)
+      refuseUpgrade(socket, error, requestId)
     })
     // The upstream may speak first (session.created) before the client's upgrade is done:
     // hold those frames (a handful, bounded by the pause below) until the client is there.
@@ -147,6 +142,7 @@ export function realtimeUpgrade<P extends Principal> (opts: RealtimeOptions<P>):
       }
       upstream.pause()
       wss.handleUpgrade(req, socket, head, (client) => {
+        session.open()
         upstream.off('message', hold)
         for (const [frame, isBinary] of early) relayFrame(frame, isBinary, client, session)
         pipe(client, upstream, session, end, requestId)
