@@ -130,6 +130,18 @@ describe('a hostile key holder against a lenient upstream', () => {
     await expect(gw.client(KEYS.mini).responses.create({ prompt: { id: 'pmpt_123' } } as never)).rejects.toMatchObject({ status: 400, param: 'model' })
   })
 
+  it('a streamed /v1/responses without model is metered under the model the stream reports', async () => {
+    up.once((_r, res) => {
+      const done = { id: 'resp_s', object: 'response', status: 'completed', model: 'gpt-4.1-nano', output: [], usage: { input_tokens: 31, output_tokens: 37, total_tokens: 68 } }
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      res.write(`event: response.created\ndata: ${JSON.stringify({ type: 'response.created', response: { ...done, status: 'in_progress', usage: null } })}\n\n`)
+      res.end(`event: response.completed\ndata: ${JSON.stringify({ type: 'response.completed', response: done })}\n\n`)
+    })
+    const r = await post(KEYS.plain, '/v1/responses', '{"prompt":{"id":"pmpt_9"},"stream":true}')
+    expect(r.status).toBe(200)
+    await waitFor(async () => (await usageRows(gw)).some((row) => row.key_name === 'plain' && row.model === 'gpt-4.1-nano' && row.input_tokens === 31))
+  })
+
   it('an upstream redirect is 502 upstream_redirect: the SDK never follows it, the location is never shown', async () => {
     up.once((_r, res) => {
       res.writeHead(307, { location: 'https://evil.example/v1/chat/completions', 'content-type': 'text/html' })
