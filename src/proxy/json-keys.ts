@@ -50,7 +50,8 @@ export function topLevelKeyProblem (text: string): KeyProblem | undefined {
       if (depth === 0 && expectKey) {
         const raw = text.slice(i + 1, end)
         const key = raw.includes('\\') ? JSON.parse(text.slice(i, end + 1)) as string : raw
-        const folded = fold(key)
+        // Lower-case names (all of OpenAI's) are their own folding: skip the two case maps.
+        const folded = PLAIN_NAME.test(key) ? key : fold(key)
         if (seen.has(folded)) return { kind: 'duplicate', key }
         seen.add(folded)
         if (folded !== key && PLAIN_NAME.test(folded)) return { kind: 'case', key }
