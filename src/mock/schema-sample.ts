@@ -76,8 +76,8 @@ function sample (node: unknown, root: Schema, name: string, depth: number): Json
     }
   }
   if (Array.isArray(node.allOf) && node.allOf.length > 0) {
-    const merged = Object.assign({}, withoutKey(node, 'allOf'), ...node.allOf.map((s) => isSchema(s) && typeof s.$ref === 'string' ? resolveRef(s.$ref, root) : s)) as Schema
-    return sample(merged, root, name, depth + 1)
+    const parts = [withoutKey(node, 'allOf'), ...node.allOf.map((s) => isSchema(s) && typeof s.$ref === 'string' ? resolveRef(s.$ref, root) : s)]
+    return sample(parts.reduce<Schema>(mergeSchemas, {}), root, name, depth + 1)
   }
   const type = typeOf(node)
   switch (type) {
@@ -90,6 +90,14 @@ function sample (node: unknown, root: Schema, name: string, depth: number): Json
     case 'null': return null
     default: return name === '' ? {} : `mock ${name}`
   }
+}
+
+/** allOf: properties and required lists add up; other keywords, the last one wins. */
+function mergeSchemas (a: Schema, b: unknown): Schema {
+  if (!isSchema(b)) return a
+  const properties = { ...(isSchema(a.properties) ? a.properties : {}), ...(isSchema(b.properties) ? b.properties : {}) }
+  const required = [...(Array.isArray(a.required) ? a.required : []), ...(Array.isArray(b.required) ? b.required : [])]
+  return Object.keys(properties).length === 0 ? { ...a, ...b } : { ...a, ...b, properties, required }
 }
 
 function withoutKey (node: Schema, key: string): Schema {
