@@ -93,13 +93,13 @@ describe('docs/clients.md', () => {
   for (const s of snippets.filter((x) => x.lang === 'js')) {
     it(`runs the Node snippet ${s.name} as written`, async () => {
       check(await runNodeSnippet(s, env), s.name)
-    })
+    }, 300_000)
   }
 
   for (const s of snippets.filter((x) => x.lang === 'sh')) {
     it(`runs the curl snippet ${s.name} as written`, async () => {
       check(await run('sh', ['-c', s.code], env), s.name)
-    })
+    }, 300_000)
   }
 
   it('sent every snippet through the gateway: the mock saw tools, JSON schemas and tool results', () => {

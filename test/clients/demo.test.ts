@@ -38,7 +38,7 @@ describe('npm run demo', () => {
     const b = await run('bash', ['-c', stream!], {})
     expect(b.stdout).toContain('"delta":{"content":" streamed"}')
     expect(b.stdout.trimEnd().endsWith('data: [DONE]')).toBe(true)
-  })
+  }, 300_000)
 
   it('prints a streaming openai SDK example that runs from the repository folder', async () => {
     const lines = banner.split('\n')
@@ -48,7 +48,7 @@ describe('npm run demo', () => {
     const r = await run('bash', ['-c', script], {})
     expect(r.stderr).toBe('')
     expect(r.stdout).toBe('Hello from the mock upstream, streamed token by token.\n')
-  })
+  }, 300_000)
 
   it('prints CLI commands with the admin key that create and list a key', async () => {
     const [create, list] = commands('ADMIN_KEY=')
@@ -58,5 +58,5 @@ describe('npm run demo', () => {
     const listed = await run('bash', ['-c', list!], {})
     expect(listed.code).toBe(0)
     expect(listed.stdout).toMatch(/alice .* \$5\/month/)
-  })
+  }, 300_000)
 })

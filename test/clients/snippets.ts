@@ -24,7 +24,7 @@ export interface RunResult { code: number, stdout: string, stderr: string }
 /** Runs a command asynchronously (the gateway under test lives in this process). */
 export async function run (file: string, args: string[], env: Record<string, string>, cwd = ROOT): Promise<RunResult> {
   return await new Promise((resolve) => {
-    execFile(file, args, { cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(file, args, { cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, timeout: 150_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1
       resolve({ code, stdout, stderr })
     })
