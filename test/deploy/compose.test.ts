@@ -36,6 +36,11 @@ const REQUIRED_ENV = ['ADMIN_KEY', 'METRICS_TOKEN', 'GRAFANA_ADMIN_PASSWORD']
 const seconds = (d: string): number => Number(/^(\d+)s$/.exec(d)?.[1] ?? NaN)
 
 describe('docker-compose.yml', () => {
+  it('uses only top-level keys docker-compose v1 knows, and names the project in .env', () => {
+    expect(Object.keys(compose).filter((k) => !['version', 'services', 'networks', 'volumes', 'secrets', 'configs'].includes(k) && !k.startsWith('x-'))).toEqual([])
+    expect(readFileSync('deploy/env.example', 'utf8')).toMatch(/^COMPOSE_PROJECT_NAME=comet-gateway$/m)
+  })
+
   it('runs the gateway, Redis, Prometheus, Alertmanager and Grafana, each with a healthcheck', () => {
     expect(Object.keys(compose.services).sort()).toEqual(['alertmanager', 'gateway', 'grafana', 'prometheus', 'redis'])
     for (const [name, s] of Object.entries(compose.services)) {
