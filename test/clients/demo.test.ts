@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildCli } from '../cli/cli-run.js'
+import { statSync } from 'node:fs'
+import { buildCli, CLI } from '../cli/cli-run.js'
 import { tempDataDir } from '../helpers/gateway.js'
 import { spawnNode, type Spawned } from '../helpers/process.js'
 import { freePort } from '../helpers/redis.js'
@@ -12,6 +13,8 @@ describe('npm run demo', () => {
   let origin: string
   beforeAll(async () => {
     buildCli()
+    // The CLI's bin must be executable for npx; `npm run build` (and so `npm ci`) makes it so.
+    if ((statSync(CLI).mode & 0o111) === 0) await run('npm', ['run', 'build'], {})
     const port = await freePort()
     origin = `http://127.0.0.1:${port}`
     demo = spawnNode('dist/src/demo.js', { PORT: String(port), DATA_DIR: tempDataDir(), LOG_LEVEL: 'warn' })

@@ -38,7 +38,8 @@ describe('README and docs/', () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string>, scripts: Record<string, string> }
     expect(pkg.bin['comet-gateway']).toBe('dist/src/cli/main.js')
     expect(pkg.scripts.demo).toBe('node dist/src/demo.js')
-    // npm ci builds dist/ (the CLI and the demo run from it).
-    expect(pkg.scripts.prepare).toMatch(/tsc -p tsconfig\.build\.json/)
+    // npm ci builds dist/ (the CLI and the demo run from it), the CLI executable so npx can run it.
+    expect(pkg.scripts.prepare).toBe('npm run build')
+    expect(pkg.scripts.build).toMatch(/^tsc -p tsconfig\.build\.json && .*chmodSync\('dist\/src\/cli\/main\.js', 0o755\)/)
   })
 })
