@@ -221,12 +221,19 @@ describe('a hostile key holder against a lenient upstream', () => {
   it('every inference request the upstream served is in the ledger, under the key that asked and the model it served', async () => {
     // The upstream's own answers all carry usage (scripted ones are checked where they are written).
     const served = up.requests.filter((r) => !r.scripted && r.method === 'POST' && ['/v1/chat/completions', '/v1/responses', '/v1/embeddings', '/v1/audio/transcriptions', '/v1/images/edits'].includes(r.path))
+    expect(served.length).toBeGreaterThanOrEqual(2)
     const rows = await usageRows(gw)
     const ledger = rows.reduce((n, r) => n + r.requests, 0)
     expect(ledger).toBeGreaterThanOrEqual(served.length)
     for (const r of served) {
       const model = r.model ?? 'gpt-5-mini'
       expect(rows.some((row) => row.model === model), `${r.path} ${model}`).toBe(true)
+      // The request's own line: metered exactly (not estimated), under the model the upstream served.
+      const id = r.headers['x-request-id']
+      const line = gw.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.reqId === id && l.msg === 'request')
+      expect(line, `${r.path} ${String(id)}`).toMatchObject({ model, tokens: { input: LENIENT_USAGE.input, output: LENIENT_USAGE.output } })
+      expect(line?.estimated).toBeUndefined()
+      expect(['plain', 'mini', 'budget', 'ft']).toContain(line?.keyName)
     }
   })
 })
