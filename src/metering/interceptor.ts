@@ -1,3 +1,4 @@
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib'
 import type { KeyPrincipal } from '../auth/principal.js'
 import type { GatewayError } from '../errors.js'
 import { ForwardingHandler, type Controller, type GatewayRequest, type Interceptor, type Outcome, type ResponseEnd, type ResponseHandler, type ResponseHead, type UsageSummary } from '../proxy/interceptor.js'
@@ -172,8 +173,13 @@ class MeterHandler extends ForwardingHandler {
 
   /** A buffered answer: usage from the body, and the cost header. */
   private meterBody (head: ResponseHead): void {
-    const body = head.body
+    const body = plainBody(head)
     const o = this.opts
+    if (body === null) {
+      // Compressed (despite accept-encoding: identity) in a way that cannot be read: estimated.
+      if (this.metered && head.status < 300) this.estimateBuffered(head.body!)
+      return
+    }
     if (body !== undefined && o.background !== undefined) {
       const b = o.background.inspect(this.req, head.status, body, this.owner)
       if (b !== undefined) {
@@ -204,6 +210,12 @@ class MeterHandler extends ForwardingHandler {
     // Tokens without a price: the cost is unknown, not zero, so no header.
     if (u !== undefined && !u.priced && !this.hit && (u.inputTokens > 0 || u.outputTokens > 0)) return
     head.headers[COST_HEADER] = u === undefined ? '0' : formatUsd(u.costNanos)
+  }
+
+  private estimateBuffered (raw: Buffer): void {
+    const input = estimateInputTokens(this.req.json, this.req.body?.length ?? 0)
+    this.reason = 'undecodable'
+    this.usage = summarize(this.priced, estimateUsage(input, estimateOutputTokens([raw], raw.length, raw.length)), true, this.hit)
   }
 
   /** A stream is over: usage from its last event (or the stripped chunk), else an estimate. */
@@ -308,6 +320,32 @@ export function usageRecord (req: GatewayRequest, u: UsageSummary, priced: Price
     priced: u.priced,
     latencyMs: performance.now() - req.startedAt,
     atMs: Date.now()
+  }
+}
+
+/** Decoded answers stop here: a buffered answer is bounded by the same size. */
+const MAX_DECODED_BYTES = 64 * 1024 * 1024
+const DECODERS: Record<string, (b: Buffer, o: { maxOutputLength: number }) => Buffer> = {
+  gzip: gunzipSync, 'x-gzip': gunzipSync, deflate: inflateSync, br: brotliDecompressSync
+}
+
+/**
+ * The body metering reads: as it came, or decoded when the upstream compressed it anyway
+ * (the client still gets the bytes as sent, with their content-encoding); null when it
+ * cannot be decoded.
+ */
+function plainBody (head: ResponseHead): Buffer | undefined | null {
+  const body = head.body
+  const encoding = head.headers['content-encoding']
+  if (body === undefined || encoding === undefined || body.length === 0) return body
+  const name = String(encoding).trim().toLowerCase()
+  if (name === 'identity' || name === '') return body
+  const decode = DECODERS[name]
+  if (decode === undefined) return null
+  try {
+    return decode(body, { maxOutputLength: MAX_DECODED_BYTES })
+  } catch {
+    return null
   }
 }
 

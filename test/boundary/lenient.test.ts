@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import OpenAI, { toFile } from 'openai'
 import { ADMIN_KEY, startGateway, TEST_KEY, waitFor, type TestGateway } from '../helpers/gateway.js'
@@ -191,6 +192,23 @@ describe('a hostile key holder against a lenient upstream', () => {
     const stream = await gw.client(KEYS.budget).chat.completions.create({ model: 'gpt-4.1-mini', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } })
     for await (const c of stream) expect(c.object).toBe('chat.completion.chunk')
     await waitFor(async () => (await usageRows(gw)).some((row) => row.key_name === 'budget' && row.model === 'gpt-4.1-mini' && row.input_tokens === 17))
+  })
+
+  it('an answer compressed despite accept-encoding: identity is decoded for metering, or estimated when it cannot be', async () => {
+    up.once((_r, res) => {
+      const body = gzipSync(JSON.stringify({ id: 'c', object: 'chat.completion', model: 'o4-mini', choices: [], usage: { prompt_tokens: 41, completion_tokens: 43, total_tokens: 84 } }))
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': body.length })
+      res.end(body)
+    })
+    expect((await post(KEYS.budget, '/v1/chat/completions', '{"model":"o4-mini","messages":[]}')).status).toBe(200)
+    await waitFor(async () => (await usageRows(gw)).some((r) => r.key_name === 'budget' && r.model === 'o4-mini' && r.input_tokens === 41 && r.output_tokens === 43))
+    up.once((_r, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' })
+      res.end('not gzip at all')
+    })
+    expect((await post(KEYS.budget, '/v1/chat/completions', '{"model":"o3","messages":[{"role":"user","content":"hello there"}]}')).status).toBe(200)
+    await waitFor(() => gw.logs.some((l) => l.includes('"model":"o3"') && l.includes('"estimated":true')))
+    await waitFor(async () => (await usageRows(gw)).some((r) => r.key_name === 'budget' && r.model === 'o3' && r.requests === 1))
   })
 
   it('a background response read back as a stream (or with a trailing slash) is billed once, to its creator', async () => {
