@@ -106,8 +106,7 @@ class CachedResolver implements CachedKeyResolver {
         this.#cache.setUnknown(hash)
         return undefined
       }
-      this.#cache.set(hash, found.record, found.graceUntil)
-      return this.#cache.get(hash)
+      return this.#cache.set(hash, found.record, found.graceUntil)
     }
   }
 

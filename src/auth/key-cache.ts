@@ -50,15 +50,17 @@ export class KeyCache {
     return entry.record
   }
 
-  /** Caches a secret's record; `until` (ISO 8601) ends an old secret's grace period. */
-  set (hash: string, record: KeyRecord, until?: string): void {
+  /** Caches a secret's record (`until`, ISO 8601, ends an old secret's grace period); answers what `get` will. */
+  set (hash: string, record: KeyRecord, until?: string): KeyRecord {
     this.#negative.delete(hash)
     if (this.#entries.delete(hash)) this.#forget(record.id, hash)
-    this.#entries.set(hash, { record: forSecret(record, until), until, used: false })
+    const entry = { record: forSecret(record, until), until, used: false }
+    this.#entries.set(hash, entry)
     const hashes = this.#hashById.get(record.id)
     if (hashes === undefined) this.#hashById.set(record.id, [hash])
     else hashes.push(hash)
     while (this.#entries.size > this.options.maxEntries) this.#evictOne()
+    return entry.record
   }
 
   #forget (id: string, hash: string): void {
