@@ -32,7 +32,7 @@ export async function createDeps (config: GatewayConfig, log: Logger, overrides:
   const teams = await openTeams(ctx)
   const keys = await createKeysFeature(ctx, { teams: teams.directory, audit: teams.audit })
   // Metering is built before limits: budgets read its spend ledger.
-  const metering = createMeteringFeature(ctx)
+  const metering = createMeteringFeature(ctx, { teamName: (id) => teams.directory.get(id)?.name })
   const features: Feature[] = [keys, createTeamsFeature(ctx, teams, { keys: keys.store, resolver: keys.resolver, ledger: metering.ledger }), createRateLimitFeature(ctx, metering.spend), metering, createCacheFeature(ctx)]
   // Shared connections close last: features close in reverse order, so they go first.
   if (redis !== undefined) features.unshift(redisFeature(redis))

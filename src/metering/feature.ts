@@ -7,7 +7,7 @@ import { usageMeters } from './meters.js'
 import { createPriceTable } from './pricing.js'
 import type { SpendReader } from './spend.js'
 import { meteringInterceptor } from './interceptor.js'
-import { usageRoutes } from './usage-routes.js'
+import { usageRoutes, type TeamNames } from './usage-routes.js'
 
 export interface MeteringFeature extends Feature {
   /** Budgets read spend here (stored plus still buffered in this process). */
@@ -24,7 +24,7 @@ export interface MeteringFeature extends Feature {
  * `GET /admin/usage`. Closing flushes buffered spend.
  * @example const metering = createMeteringFeature(ctx); const limits = createRateLimitFeature(ctx, metering.spend)
  */
-export function createMeteringFeature (ctx: FeatureContext, options: { flushMs?: number } = {}): MeteringFeature {
+export function createMeteringFeature (ctx: FeatureContext, options: { flushMs?: number, teamName?: TeamNames } = {}): MeteringFeature {
   const store = ledgerStore(ctx)
   const ledger = bufferedLedger(store, { log: ctx.log, metrics: ctx.metrics, flushMs: options.flushMs })
   const meters = usageMeters(ctx.metrics)
@@ -43,7 +43,7 @@ export function createMeteringFeature (ctx: FeatureContext, options: { flushMs?:
     modelLabel: (model) => prices.resolve(model).label,
     spend: ledger,
     ledger,
-    adminRoutes: (admin) => usageRoutes(admin, ledger),
+    adminRoutes: (admin) => usageRoutes(admin, ledger, options.teamName),
     close: () => ledger.close()
   }
 }
