@@ -58,8 +58,8 @@ describe('the Usage and Costs API query and report', () => {
     expect([...q.apiKeyIds!]).toEqual(['k1', 'k2'])
     expect([...q.models!]).toEqual(['m1', 'm2'])
     expect(q.end).toBe(T0 + DAY)
-    expect(() => parseReportQuery('completions', { start_time: String(T0), bucket_width: '1h' }, 0)).toThrow(/only 1d/)
-    expect(() => parseReportQuery('costs', { start_time: String(T0), group_by: 'model' }, 0)).toThrow(/group_by/)
+    expect(() => parseReportQuery('completions', { start_time: String(T0), bucket_width: '1h' }, T0 * 1000)).toThrow(/only 1d/)
+    expect(() => parseReportQuery('costs', { start_time: String(T0), group_by: 'model' }, T0 * 1000)).toThrow(/group_by/)
     expect(() => parseReportQuery('costs', { start_time: [String(T0), '1'] }, 0)).toThrow(/once/)
   })
 
