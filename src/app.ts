@@ -116,6 +116,7 @@ export async function buildApp (config: GatewayConfig, deps: GatewayDeps): Promi
     adminKey: config.ADMIN_KEY,
     routes: deps.features.flatMap((f) => f.adminRoutes !== undefined ? [f.adminRoutes] : [])
   })
+  await app.register(import('./ui/plugin.js'))
   await app.register(async (v1) => {
     v1.addHook('onRequest', authenticate(deps.keys))
     await v1.register(proxyPlugin, {
