@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
 import UPlot from 'uplot'
-import 'uplot/dist/UPlot.min.css'
+import 'uplot/dist/uPlot.min.css'
 import { usd } from './format.js'
 import { cumulative, type Stack } from './stack.js'
 
@@ -42,6 +42,7 @@ export function SpendChart (props: { stack: Stack }) {
           stroke: color(i),
           fill: color(i),
           width: 0,
+          points: { show: false },
           paths: UPlot.paths.bars!({ size: [0.7, 48], gap: 1 })
         }))
       ],

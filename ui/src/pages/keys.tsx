@@ -74,15 +74,15 @@ export function KeysPage (props: { params: URLSearchParams }) {
           <tbody>
             {shown.map((k) => (
               <tr key={k.id} data-key-id={k.id} class={k.revoked ? 'revoked' : ''}>
-                <td><div class='strong'>{k.name}</div><div class='muted mono small'>{k.id}</div></td>
-                <td class='mono'>{k.key_prefix}…</td>
+                <td class='name'><div class='strong'>{k.name}</div><div class='muted mono small'>{k.id}</div></td>
+                <td class='mono nowrap'>{k.key_prefix}…</td>
                 <td>{k.team_id != null ? (teamName.get(k.team_id) ?? k.team_id) : <span class='muted'>—</span>}</td>
-                <td>{k.models === null || k.models.length === 0 ? <span class='muted'>all</span> : k.models.map((m) => <span key={m} class='chip'>{m}</span>)}</td>
+                <td class='models'>{k.models === null || k.models.length === 0 ? <span class='muted'>all</span> : k.models.map((m) => <span key={m} class='chip'>{m}</span>)}</td>
                 <td class='num'>{int(k.rpm)}</td>
                 <td class='num'>{int(k.tpm)}</td>
                 <td class='num'>{int(k.max_concurrency)}</td>
-                <td>{k.budget_usd === null ? <span class='muted'>—</span> : <>{usd(k.budget_usd)} <span class='muted'>/ {k.budget_period}</span></>}</td>
-                <td class='nowrap'>{when(k.created_at)}</td>
+                <td class='nowrap'>{k.budget_usd === null ? <span class='muted'>—</span> : <>{usd(k.budget_usd)} <span class='muted'>/ {k.budget_period}</span></>}</td>
+                <td class='nowrap' title={when(k.created_at)}>{k.created_at.slice(0, 10)}</td>
                 <td>{k.revoked ? <span class='badge red'>Revoked</span> : k.read_only === true ? <span class='badge gray'>Config file</span> : <span class='badge green'>Active</span>}</td>
                 <td class='actions'>
                   {!k.revoked && k.read_only !== true && (
@@ -111,7 +111,7 @@ export function KeysPage (props: { params: URLSearchParams }) {
       {dialog?.kind === 'rotate' && <RotateDialog k={dialog.key} onClose={() => { setDialog(null) }} onRotated={(k) => { done({ kind: 'secret', key: k, rotated: true }) }} />}
       {dialog?.kind === 'revoke' && <RevokeDialog k={dialog.key} onClose={() => { setDialog(null) }} onRevoked={() => { done(null) }} />}
       {dialog?.kind === 'secret' && (
-        <Modal title={dialog.rotated ? 'Key rotated' : 'Key created'} onClose={() => { setDialog(null) }}>
+        <Modal title={dialog.rotated ? 'Key rotated' : 'Key created'} onClose={() => { setDialog(null) }} wide>
           <div class='modal-body'>
             <p>The new secret for <strong>{dialog.key.name}</strong>:</p>
             <SecretPanel secret={dialog.key.key} note='Copy it now. It is shown only this once; the gateway keeps only its hash.' />
@@ -175,8 +175,9 @@ function KeyForm (props: { existing: Key | undefined, teams: Team[], onClose: ()
             </select>
           </Field>
           <Field label='Expires (UTC date)'><input name='expires_at' type='date' value={v.expires_at} onInput={set('expires_at')} /></Field>
+          <Field label='Cache TTL (seconds)'><input name='cache_ttl_seconds' inputMode='numeric' value={v.cache_ttl_seconds} onInput={set('cache_ttl_seconds')} placeholder='Gateway default' /></Field>
+          <h3 class='form-section wide'>Limits</h3>
           <LimitsFields value={v} onChange={(l) => { setV({ ...v, ...l }) }} modelsHint='Comma-separated names or patterns such as gpt-5.2*; empty allows every model (within the team’s).' />
-          <Field label='Cache TTL (seconds)' hint='Cache this key’s responses; empty uses the gateway default.'><input name='cache_ttl_seconds' inputMode='numeric' value={v.cache_ttl_seconds} onInput={set('cache_ttl_seconds')} placeholder='Default' /></Field>
           {error !== null && <div class='wide'><Notice kind='error'>{error}</Notice></div>}
         </div>
         <footer class='modal-foot'>

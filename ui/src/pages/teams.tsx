@@ -55,9 +55,9 @@ export function TeamsPage () {
           <tbody>
             {teams.map((t) => (
               <tr key={t.id} data-team-id={t.id}>
-                <td><div class='strong'>{t.name}</div><div class='muted mono small'>{t.id}</div></td>
+                <td class='name'><div class='strong'>{t.name}</div><div class='muted mono small'>{t.id}</div></td>
                 <td class='num'><a class='link' href={'#/keys?team=' + encodeURIComponent(t.id)}>{int(keyCount.get(t.id) ?? 0)}</a></td>
-                <td>{t.models === null || t.models.length === 0 ? <span class='muted'>all</span> : t.models.map((m) => <span key={m} class='chip'>{m}</span>)}</td>
+                <td class='models'>{t.models === null || t.models.length === 0 ? <span class='muted'>all</span> : t.models.map((m) => <span key={m} class='chip'>{m}</span>)}</td>
                 <td class='num'>{int(t.rpm)}</td>
                 <td class='num'>{int(t.tpm)}</td>
                 <td class='num'>{int(t.max_concurrency)}</td>
@@ -100,6 +100,7 @@ function TeamForm (props: { existing: Team | undefined, onClose: () => void, onS
       <form onSubmit={(e) => { submit(e) }}>
         <div class='modal-body form-grid'>
           <Field label='Name' wide><input name='name' value={v.name} onInput={(e) => { setV({ ...v, name: e.currentTarget.value }) }} required maxLength={200} placeholder='e.g. search' /></Field>
+          <h3 class='form-section wide'>Limits</h3>
           <LimitsFields value={v} onChange={(l) => { setV({ ...v, ...l }) }} modelsHint='Comma-separated names or patterns; the team’s keys may use only these. Empty allows every model.' />
           {error !== null && <div class='wide'><Notice kind='error'>{error}</Notice></div>}
         </div>

@@ -34,7 +34,8 @@ async function loadUsage (from: string, to: string, by: StackBy) {
 }
 
 export function UsagePage () {
-  const [from, setFrom] = useState(firstOfMonth())
+  // The last 30 days: a month's chart even on the 1st.
+  const [from, setFrom] = useState(addDays(today(), -29))
   const [to, setTo] = useState(today())
   const [by, setBy] = useState<StackBy>('model')
   const usage = useLoad(async () => await loadUsage(from, to, by), [from, to, by])
@@ -57,6 +58,7 @@ export function UsagePage () {
           <div class='segmented'>
             <button type='button' onClick={() => { preset(7) }}>7 days</button>
             <button type='button' onClick={() => { preset(30) }}>30 days</button>
+            <button type='button' onClick={() => { preset(90) }}>90 days</button>
             <button type='button' onClick={() => { setFrom(firstOfMonth()); setTo(today()) }}>This month</button>
           </div>
         </div>
@@ -116,7 +118,7 @@ function UsageTable (props: { title: string, label: string, part: { rows: UsageR
             <tbody>
               {rows.map((r, i) => (
                 <tr key={i}>
-                  <td><div class='strong'>{props.name(r)}</div>{props.sub?.(r) !== undefined && <div class='muted mono small'>{props.sub(r)}</div>}</td>
+                  <td class='name'><div class='strong'>{props.name(r)}</div>{props.sub?.(r) !== undefined && <div class='muted mono small'>{props.sub(r)}</div>}</td>
                   <td class='num'>{int(r.requests)}</td>
                   <td class='num'>{int(r.input_tokens)}</td>
                   <td class='num'>{int(r.output_tokens)}</td>
