@@ -70,6 +70,7 @@ export async function buildApp (config: GatewayConfig, deps: GatewayDeps): Promi
   app.decorate('inflight', 0)
   app.decorateRequest('startedAt', 0)
   app.decorateRequest('gatewayKey', undefined)
+  app.decorateRequest('gatewayPrincipal', undefined)
 
   // Bodies are kept as bytes: the relay forwards them unchanged; JSON is parsed once where needed.
   app.removeAllContentTypeParsers()
@@ -117,6 +118,7 @@ export async function buildApp (config: GatewayConfig, deps: GatewayDeps): Promi
     routes: deps.features.flatMap((f) => f.adminRoutes !== undefined ? [f.adminRoutes] : [])
   })
   await app.register(import('./ui/plugin.js'))
+  for (const routes of deps.features.flatMap((f) => f.routes ?? [])) await app.register(routes)
   await app.register(async (v1) => {
     v1.addHook('onRequest', authenticate(deps.keys))
     await v1.register(proxyPlugin, {

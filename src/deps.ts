@@ -5,6 +5,7 @@ import type { Feature, FeatureContext } from './feature.js'
 import { createMetrics } from './metrics/metrics.js'
 import { createUpstream } from './proxy/upstream.js'
 import { createKeysFeature } from './auth/feature.js'
+import { createTeamsFeature, openTeams } from './teams/feature.js'
 import { createRateLimitFeature } from './ratelimit/feature.js'
 import { createCacheFeature } from './cache/feature.js'
 import { createMeteringFeature } from './metering/feature.js'
@@ -31,10 +32,12 @@ export async function createDeps (config: GatewayConfig, log: Logger, overrides:
   //   limits    (issue 4): src/ratelimit/feature.ts  createRateLimitFeature(ctx, spend) → a cache hit still counts as a request
   //   metering  (issue 5): src/metering/feature.ts   createMeteringFeature(ctx) → sets include_usage and the model label; spend reader
   //   cache     (issue 6): src/cache/feature.ts      createCacheFeature(ctx) → answers hits last; its after() stores
-  const keys = await createKeysFeature(ctx)
+  // Teams first: the key resolver reads each key's team from their in-process directory.
+  const teams = await openTeams(ctx)
+  const keys = await createKeysFeature(ctx, { teams: teams.directory, audit: teams.audit })
   // Metering is built before limits: budgets read its spend ledger.
   const metering = createMeteringFeature(ctx)
-  const features: Feature[] = [keys, createRateLimitFeature(ctx, metering.spend), metering]
+  const features: Feature[] = [keys, createTeamsFeature(ctx, teams, { keys: keys.store, resolver: keys.resolver, ledger: metering.ledger }), createRateLimitFeature(ctx, metering.spend), metering]
   // The cache must stay the last stage: it answers hits after keys, limits and metering ran.
   features.push(createCacheFeature(ctx))
   // Shared connections close last: features close in reverse order, so they go first.

@@ -5,7 +5,9 @@ import type { SpendLedger } from '../metering/ledger.js'
 import { nanosToUsd } from '../metering/money.js'
 import { addRow, emptyRow, utcDay, type LedgerRow } from '../metering/record.js'
 
-const GROUPS = ['key', 'model', 'day'] as const
+const GROUPS = ['key', 'team', 'model', 'day'] as const
+/** What `group_by` means when absent. */
+const DEFAULT_GROUPS = ['key', 'model', 'day'] as const
 type Group = typeof GROUPS[number]
 
 const day = z.string()
@@ -14,13 +16,17 @@ const day = z.string()
 
 const groupBy = z.string()
   .transform((s) => s.split(',').map((g) => g.trim()).filter((g) => g !== ''))
-  .pipe(z.array(z.enum(GROUPS, { error: 'must be a comma list of key, model, day' })))
+  .pipe(z.array(z.enum(GROUPS, { error: 'must be a comma list of key, team, model, day' })))
 
 export const usageQuerySchema = z.object({
   from: day.optional(),
   to: day.optional(),
   /** Absent: key,model,day. Empty: one row of totals. */
-  group_by: groupBy.optional()
+  group_by: groupBy.optional(),
+  key_id: z.string().min(1).optional(),
+  /** A team id; `none` selects spend of keys without a team. */
+  team_id: z.string().min(1).optional(),
+  model: z.string().min(1).optional()
 })
 
 export type UsageQuery = z.infer<typeof usageQuerySchema>
@@ -29,6 +35,8 @@ export type UsageQuery = z.infer<typeof usageQuerySchema>
 export interface UsageRowJson {
   key_id?: string
   key_name?: string
+  team_id?: string | null
+  team_name?: string | null
   model?: string
   day?: string
   requests: number
@@ -44,6 +52,7 @@ export interface UsageRowJson {
 function toJson (row: LedgerRow, groups: ReadonlySet<Group>): UsageRowJson {
   return {
     ...(groups.has('key') ? { key_id: row.keyId, key_name: row.keyName } : {}),
+    ...(groups.has('team') ? { team_id: row.teamId || null, team_name: row.teamName || null } : {}),
     ...(groups.has('model') ? { model: row.model } : {}),
     ...(groups.has('day') ? { day: row.day } : {}),
     requests: row.requests,
@@ -57,34 +66,52 @@ function toJson (row: LedgerRow, groups: ReadonlySet<Group>): UsageRowJson {
   }
 }
 
-/**
- * Sums ledger rows per group (integers all the way; USD only in the JSON), sorted by
- * day, key name, model.
- */
-export function groupRows (rows: readonly LedgerRow[], groups: ReadonlySet<Group>): LedgerRow[] {
-  const out = new Map<string, LedgerRow>()
-  // A renamed key shows its latest name on every row.
-  const names = new Map<string, { day: string, name: string }>()
+/** The latest name of each id (a renamed key or team shows its latest name on every row). */
+function latestNames (rows: readonly LedgerRow[], idOf: (r: LedgerRow) => string, nameOf: (r: LedgerRow) => string): Map<string, string> {
+  const latest = new Map<string, { day: string, name: string }>()
   for (const r of rows) {
-    const n = names.get(r.keyId)
-    if (n === undefined || r.day >= n.day) names.set(r.keyId, { day: r.day, name: r.keyName })
+    const id = idOf(r)
+    const n = latest.get(id)
+    if (n === undefined || r.day >= n.day) latest.set(id, { day: r.day, name: nameOf(r) })
   }
-  for (const r of rows) {
-    const keyId = groups.has('key') ? r.keyId : ''
-    const model = groups.has('model') ? r.model : ''
-    const d = groups.has('day') ? r.day : ''
-    const id = keyId + '\0' + model + '\0' + d
-    let g = out.get(id)
-    if (g === undefined) out.set(id, g = emptyRow(keyId, '', model, d))
-    addRow(g, r)
-    g.keyName = groups.has('key') ? names.get(r.keyId)!.name : ''
-  }
-  return [...out.values()].sort((a, b) => a.day.localeCompare(b.day) || a.keyName.localeCompare(b.keyName) || a.keyId.localeCompare(b.keyId) || a.model.localeCompare(b.model))
+  return new Map([...latest].map(([id, n]) => [id, n.name]))
 }
 
 /**
- * `GET /admin/usage?from=YYYY-MM-DD&to=YYYY-MM-DD&group_by=key,model,day` (UTC days,
- * inclusive; `from` defaults to the 1st of this month, `to` to today).
+ * Sums ledger rows per group (integers all the way; USD only in the JSON), sorted by
+ * day, team name, key name, model.
+ */
+export function groupRows (rows: readonly LedgerRow[], groups: ReadonlySet<Group>): LedgerRow[] {
+  const out = new Map<string, LedgerRow>()
+  const keyNames = latestNames(rows, (r) => r.keyId, (r) => r.keyName)
+  const teamNames = latestNames(rows, (r) => r.teamId ?? '', (r) => r.teamName ?? '')
+  for (const r of rows) {
+    const keyId = groups.has('key') ? r.keyId : ''
+    const teamId = groups.has('team') ? r.teamId ?? '' : ''
+    const model = groups.has('model') ? r.model : ''
+    const d = groups.has('day') ? r.day : ''
+    const id = keyId + '\0' + teamId + '\0' + model + '\0' + d
+    let g = out.get(id)
+    if (g === undefined) out.set(id, g = emptyRow(keyId, '', model, d, teamId, ''))
+    addRow(g, r)
+    g.keyName = groups.has('key') ? keyNames.get(r.keyId)! : ''
+    g.teamName = groups.has('team') ? teamNames.get(teamId) ?? '' : ''
+  }
+  return [...out.values()].sort((a, b) => a.day.localeCompare(b.day) || (a.teamName ?? '').localeCompare(b.teamName ?? '') || a.keyName.localeCompare(b.keyName) || a.keyId.localeCompare(b.keyId) || a.model.localeCompare(b.model))
+}
+
+/** The rows a query's filters keep. */
+export function filterRows (rows: readonly LedgerRow[], q: Pick<UsageQuery, 'key_id' | 'team_id' | 'model'>): LedgerRow[] {
+  const team = q.team_id === 'none' ? '' : q.team_id
+  return rows.filter((r) => (q.key_id === undefined || r.keyId === q.key_id) &&
+    (team === undefined || (r.teamId ?? '') === team) &&
+    (q.model === undefined || r.model === q.model))
+}
+
+/**
+ * `GET /admin/usage?from=YYYY-MM-DD&to=YYYY-MM-DD&group_by=key,team,model,day` (UTC days,
+ * inclusive; `from` defaults to the 1st of this month, `to` to today), filtered by
+ * `key_id`, `team_id` and `model` when given.
  */
 export async function usageRoutes (admin: FastifyInstance, ledger: SpendLedger): Promise<void> {
   admin.get('/usage', async (request) => {
@@ -98,7 +125,7 @@ export async function usageRoutes (admin: FastifyInstance, ledger: SpendLedger):
     const from = parsed.data.from ?? today.slice(0, 8) + '01'
     const to = parsed.data.to ?? today
     if (from > to) throw gatewayError('GW_ERR_BAD_REQUEST', [`from (${from}) is after to (${to})`], { param: 'from' })
-    const groups = new Set<Group>(parsed.data.group_by ?? GROUPS)
+    const groups = new Set<Group>(parsed.data.group_by ?? DEFAULT_GROUPS)
     let rows: LedgerRow[]
     try {
       rows = await ledger.rows(from, to)
@@ -106,7 +133,7 @@ export async function usageRoutes (admin: FastifyInstance, ledger: SpendLedger):
       // The cause goes to the log only: store errors may name hosts.
       throw gatewayError('GW_ERR_LEDGER_UNAVAILABLE', [(err as { code?: string }).code ?? 'no answer'], { cause: err })
     }
-    const grouped = groupRows(rows, groups)
+    const grouped = groupRows(filterRows(rows, parsed.data), groups)
     let total = 0
     for (const r of grouped) total += r.costNanos
     return { object: 'list', data: grouped.map((r) => toJson(r, groups)), total_cost_usd: nanosToUsd(total) }

@@ -1,6 +1,14 @@
 import type { FastifyRequest } from 'fastify'
 import { gatewayError } from '../errors.js'
 import { isKeyActive, type KeyRecord, type KeyResolver } from './key-record.js'
+import { keyPrincipal, type KeyPrincipal, type TeamLimits } from './principal.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated key and its team (set by the auth hook on client routes). */
+    gatewayPrincipal: KeyPrincipal | undefined
+  }
+}
 
 /** The secret of `Authorization: Bearer <secret>`, or undefined. */
 export function bearerToken (header: string | undefined): string | undefined {
@@ -19,7 +27,8 @@ export function maskKey (secret: string): string {
 /**
  * The onRequest hook for client routes: resolves the bearer key (from the in-process key
  * cache; no store round trip on the hot path) before the body is read, so an unknown key
- * cannot make us read 32 MB.
+ * cannot make us read 32 MB. The key's team comes from the resolver's in-process team
+ * directory as well.
  * @example app.addHook('onRequest', authenticate(resolver))
  */
 export function authenticate (resolver: KeyResolver, now: () => number = Date.now) {
@@ -29,6 +38,12 @@ export function authenticate (resolver: KeyResolver, now: () => number = Date.no
     const found = resolver.resolve(secret)
     const key: KeyRecord | undefined = found instanceof Promise ? await found : found
     if (key === undefined || !isKeyActive(key, now())) throw gatewayError('GW_ERR_INVALID_API_KEY', [maskKey(secret)])
+    let team: TeamLimits | undefined
+    if (key.team_id !== null && resolver.team !== undefined) {
+      const t = resolver.team(key.team_id)
+      team = t instanceof Promise ? await t : t
+    }
     request.gatewayKey = key
+    request.gatewayPrincipal = keyPrincipal(key, team ?? null)
   }
 }

@@ -1,6 +1,7 @@
 import type { Feature, FeatureContext } from '../feature.js'
 import type { Exchange, Stage } from '../proxy/exchange.js'
 import { keysRoutes } from '../admin/keys-routes.js'
+import type { AuditLog } from '../audit/audit-log.js'
 import { GatewayError, gatewayError } from '../errors.js'
 import { createCachedKeyResolver, type CachedKeyResolver, type CachedResolverOptions } from './cached-resolver.js'
 import type { KeyStore } from './key-store.js'
@@ -34,6 +35,7 @@ function guarded (store: KeyStore): KeyStore {
     findByHash: (hash) => storeCall(store.findByHash(hash)),
     update: (id, patch) => storeCall(store.update(id, patch)),
     revoke: (id) => storeCall(store.revoke(id)),
+    rotate: (id, grace) => storeCall(store.rotate(id, grace)),
     onChange: (listener) => store.onChange(listener),
     onResync: (listener) => store.onResync?.(listener) ?? (() => {}),
     ready: () => store.ready(),
@@ -81,7 +83,7 @@ const modelsStage: Stage = {
  * `/v1/models` filter. First in the pipeline.
  * @example const keys = await createKeysFeature(ctx); deps.keys = keys.resolver
  */
-export async function createKeysFeature (ctx: FeatureContext, options: CachedResolverOptions = {}): Promise<KeysFeature> {
+export async function createKeysFeature (ctx: FeatureContext, options: CachedResolverOptions & { audit?: AuditLog } = {}): Promise<KeysFeature> {
   let raw: KeyStore
   if (ctx.redis !== undefined) raw = await createRedisKeyStore(ctx.redis, ctx.log)
   else if (ctx.sqlite !== undefined) raw = createSqliteKeyStore(ctx.sqlite)
@@ -94,7 +96,7 @@ export async function createKeysFeature (ctx: FeatureContext, options: CachedRes
     store,
     resolver,
     stage: modelsStage,
-    adminRoutes: keysRoutes({ store, staticKeys: [...statics.values()] }),
+    adminRoutes: keysRoutes({ store, staticKeys: [...statics.values()], teams: options.teams, audit: options.audit }),
     ready: () => raw.ready(),
     close: async () => {
       await resolver.close()

@@ -28,7 +28,8 @@ export async function proxyPlugin (app: FastifyInstance, opts: ProxyOptions): Pr
     const body = request.body as Buffer | undefined
     const parsed = parseRequestBody(Buffer.isBuffer(body) ? body : undefined, request.headers['content-type'], route !== undefined && MODEL_ROUTES.has(route))
     const key = request.gatewayKey!
-    if (parsed.model !== undefined && !isModelAllowed(key.models, parsed.model)) {
+    const teamModels = request.gatewayPrincipal?.team?.models ?? null
+    if (parsed.model !== undefined && (!isModelAllowed(key.models, parsed.model) || !isModelAllowed(teamModels, parsed.model))) {
       throw gatewayError('GW_ERR_MODEL_NOT_ALLOWED', [parsed.model], { param: 'model' })
     }
     reply.hijack()
