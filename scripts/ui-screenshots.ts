@@ -75,17 +75,20 @@ async function main (): Promise<void> {
   const ledger = sqliteLedgerStore(db)
   const rows: LedgerRow[] = []
   const now = Date.now()
-  const plan: Array<[Created, string, number]> = [
-    [keys[0]!, 'gpt-5.2-chat-latest', 1.0], [keys[1]!, 'gpt-5-mini', 2.2], [keys[2]!, 'gpt-5.2-chat-latest', 0.55],
-    [keys[3]!, 'claude-sonnet-4-5', 0.8], [keys[4]!, 'claude-sonnet-4-5', 0.25], [keys[5]!, 'gpt-5-mini', 0.3]
+  const teamOf = [['search', search], ['search', search], ['support-bot', support], ['research', research], ['research', research], ['', undefined]] as const
+  const plan: Array<[number, string, number]> = [
+    [0, 'gpt-5.2-chat-latest', 1.0], [1, 'gpt-5-mini', 2.2], [2, 'gpt-5.2-chat-latest', 0.55],
+    [3, 'claude-sonnet-4-5', 0.8], [4, 'claude-sonnet-4-5', 0.25], [4, 'gpt-5.2-chat-latest', 0.2], [5, 'gpt-5-mini', 0.3]
   ]
   for (let d = 13; d >= 1; d--) {
     const day = utcDay(now - d * 86_400_000)
     const weekday = new Date(day + 'T00:00:00Z').getUTCDay()
     const load = (weekday === 0 || weekday === 6 ? 0.45 : 1) * (0.85 + 0.3 * Math.sin(d * 1.7))
-    for (const [k, model, weight] of plan) {
+    for (const [i, model, weight] of plan) {
       const requests = Math.round(900 * weight * load)
-      const row = emptyRow(k.id, k.name, model, day)
+      const k = keys[i]!
+      const [teamName, teamId] = teamOf[i]!
+      const row = emptyRow(k.id, k.name, model, day, teamId ?? '', teamName)
       const p = PRICES[model]!
       row.requests = requests
       row.inputTokens = requests * 1800

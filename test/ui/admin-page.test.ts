@@ -139,6 +139,23 @@ describe('the admin web page in headless Chromium', () => {
     expect(key.models).toEqual(['gpt-5.2*', 'gpt-4o-mini'])
   })
 
+  it('edits the team, and will not delete it while it has a key', async () => {
+    await page.goto(g.url + '/ui/#/teams')
+    const row = page.locator('tr', { hasText: 'search' })
+    await row.getByRole('button', { name: 'Edit' }).click()
+    const form = page.getByRole('dialog', { name: 'Edit search' })
+    await form.locator('input[name=tpm]').fill('500000')
+    await form.getByRole('button', { name: 'Save changes' }).click()
+    await row.getByText('500,000').waitFor()
+    expect((await admin<{ data: Array<{ tpm: number }> }>(g, '/teams')).data[0]!.tpm).toBe(500000)
+    await row.getByRole('button', { name: 'Delete' }).click()
+    const confirm = page.getByRole('dialog', { name: 'Delete search' })
+    await confirm.getByRole('button', { name: 'Delete team' }).click()
+    await expect.poll(async () => await confirm.getByRole('alert').innerText()).toContain('still has keys')
+    await confirm.getByRole('button', { name: 'Cancel' }).click()
+    expect((await admin<{ data: unknown[] }>(g, '/teams')).data).toHaveLength(1)
+  })
+
   it('shows the spend the openai SDK made in the totals, the chart and the tables', async () => {
     const client = g.client(secret)
     await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hello' }] })
@@ -159,12 +176,12 @@ describe('the admin web page in headless Chromium', () => {
     await page.getByRole('list', { name: 'Chart legend' }).getByText(MODEL).waitFor()
     await page.getByRole('table', { name: 'Usage by key' }).getByText('alice').waitFor()
     await page.getByRole('table', { name: 'Usage by model' }).getByText(MODEL).waitFor()
+  })
+
+  it('shows the team\'s spend in the team table, the chart stacked by team and the budget bar', async () => {
     await page.getByRole('table', { name: 'Usage by team' }).getByText('search').waitFor()
     await page.getByRole('radio', { name: 'Team' }).click()
     await page.getByRole('list', { name: 'Chart legend' }).getByText('search').waitFor()
-  })
-
-  it('shows the team budget as a bar of spent vs budget', async () => {
     await page.goto(g.url + '/ui/#/teams')
     const meter = page.locator('tr', { hasText: 'search' }).getByRole('meter')
     // Two requests of about $0.0063 each against $0.05: about a quarter.
@@ -199,14 +216,14 @@ describe('the admin web page in headless Chromium', () => {
   it('shows the audit entries of every change made in the page, by actor ui', async () => {
     await page.goto(g.url + '/ui/#/audit')
     const table = page.getByRole('table', { name: 'Audit log' })
-    for (const action of ['team.create', 'key.create', 'key.update', 'key.rotate', 'key.revoke']) {
+    for (const action of ['team.create', 'team.update', 'key.create', 'key.update', 'key.rotate', 'key.revoke']) {
       await table.locator(`tr[data-action="${action}"]`).first().waitFor()
     }
     const update = table.locator('tr[data-action="key.update"]').first()
     expect(await update.innerText()).toContain('rpm')
     expect(await update.innerText()).toContain('60')
     const actors = await table.locator('tbody tr td:nth-child(2)').allInnerTexts()
-    expect(actors.length).toBeGreaterThanOrEqual(5)
+    expect(actors.length).toBeGreaterThanOrEqual(6)
     expect(new Set(actors)).toEqual(new Set(['ui']))
     expect(await table.innerText()).not.toContain(secret)
     // The key's History link filters the log down to that key.

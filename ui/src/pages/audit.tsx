@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks'
 import { api, type AuditEntry } from '../api.js'
 import { Empty, Field, Notice } from '../components.js'
-import { addDays, value, when } from '../format.js'
+import { value, when } from '../format.js'
 
 const ACTIONS = ['key.create', 'key.update', 'key.rotate', 'key.revoke', 'team.create', 'team.update', 'team.delete']
 import { useLoad } from '../hooks.js'
@@ -12,8 +12,8 @@ export function AuditPage (props: { params: URLSearchParams }) {
   const [from, setFrom] = useState('')
   const [to, setTo] = useState('')
   const q = (s: string): string | undefined => s.trim() === '' ? undefined : s.trim()
-  // Dates pick whole UTC days: from the start of `from` to the end of `to`.
-  const query = { target_id: q(targetId), action: q(action), from: from === '' ? undefined : from + 'T00:00:00.000Z', to: to === '' ? undefined : addDays(to, 1) + 'T00:00:00.000Z' }
+  // Dates are whole UTC days, `to` included.
+  const query = { target_id: q(targetId), action: q(action), from: q(from), to: q(to), limit: '500' }
   const audit = useLoad(async () => await api.audit(query), [targetId, action, from, to])
   const entries = audit.data ?? []
   return (
