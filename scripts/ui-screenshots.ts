@@ -1,6 +1,6 @@
 /**
  * `npm run ui:screenshots`: starts a gateway in front of the mock upstream, fills it with
- * teams, keys, two weeks of spend and a few admin changes, then photographs every page of
+ * teams, keys, four weeks of spend and a few admin changes, then photographs every page of
  * the web UI in headless Chromium into docs/ui/*.png (the README shows them).
  */
 import { mkdirSync, mkdtempSync } from 'node:fs'
@@ -52,8 +52,8 @@ async function main (): Promise<void> {
   const hasTeams = (await fetch(url + '/admin/teams', { headers: { authorization: 'Bearer ' + ADMIN_KEY } })).status === 200
   if (!hasTeams) console.warn('this gateway has no teams API: the teams page will be empty')
   const team = async (body: Record<string, unknown>): Promise<string | undefined> => hasTeams ? (await admin('POST', '/teams', body, 'cli')).id : undefined
-  const search = await team({ name: 'search', budget_usd: 250, budget_period: 'month', rpm: 600, models: ['gpt-5.2*', 'gpt-5-mini'] })
-  const support = await team({ name: 'support-bot', budget_usd: 40, budget_period: 'month', tpm: 400000 })
+  const search = await team({ name: 'search', budget_usd: 25, budget_period: 'month', rpm: 600, models: ['gpt-5.2*', 'gpt-5-mini'] })
+  const support = await team({ name: 'support-bot', budget_usd: 3, budget_period: 'month', tpm: 400000 })
   const research = await team({ name: 'research', budget_usd: 1000, budget_period: 'total', max_concurrency: 20 })
   const withTeam = (id: string | undefined): Record<string, string> => id === undefined ? {} : { team_id: id }
 
@@ -70,7 +70,7 @@ async function main (): Promise<void> {
   if (hasTeams) await admin('POST', '/keys/' + keys[0]!.id + '/rotate', { grace_seconds: 3600 }, 'ui')
   await admin('DELETE', '/keys/' + old.id, undefined, 'cli')
 
-  // Two weeks of history straight into the ledger (the store the gateway reads).
+  // Four weeks of history straight into the ledger (the store the gateway reads).
   const db = openSqlite(dataDir)
   const ledger = sqliteLedgerStore(db)
   const rows: LedgerRow[] = []
@@ -80,7 +80,7 @@ async function main (): Promise<void> {
     [0, 'gpt-5.2-chat-latest', 1.0], [1, 'gpt-5-mini', 2.2], [2, 'gpt-5.2-chat-latest', 0.55],
     [3, 'claude-sonnet-4-5', 0.8], [4, 'claude-sonnet-4-5', 0.25], [4, 'gpt-5.2-chat-latest', 0.2], [5, 'gpt-5-mini', 0.3]
   ]
-  for (let d = 13; d >= 1; d--) {
+  for (let d = 27; d >= 0; d--) {
     const day = utcDay(now - d * 86_400_000)
     const weekday = new Date(day + 'T00:00:00Z').getUTCDay()
     const load = (weekday === 0 || weekday === 6 ? 0.45 : 1) * (0.85 + 0.3 * Math.sin(d * 1.7))
@@ -111,7 +111,7 @@ async function main (): Promise<void> {
     await clients[c]!.chat.completions.create({ model: models[c]!, messages: [{ role: 'user', content: 'question ' + (i % 7) }] }, { headers: { 'x-gateway-cache-ttl': '600' } })
   }
 
-  const browser = await launchBrowser({ width: 1440, height: 900 })
+  const browser = await launchBrowser({ width: 1440, height: 760 })
   try {
     const page = await browser.context.newPage()
     await page.goto(url + '/ui/')

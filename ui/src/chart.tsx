@@ -30,7 +30,8 @@ export function SpendChart (props: { stack: Stack }) {
       legend: { show: false },
       cursor: { points: { show: false }, drag: { x: false, y: false } },
       tzDate: (ts) => UPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 0.01] } },
+      // Half a day either side, so the first and last bars are whole.
+      scales: { x: { time: true, range: (_u, min, max) => [min - 43_200, max + 43_200] }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 0.01] } },
       axes: [
         { stroke: '#64748b', grid: { show: false }, ticks: { stroke: '#e2e8f0' } },
         { stroke: '#64748b', grid: { stroke: '#eef2f7' }, ticks: { show: false }, size: 70, values: (_u, vals) => vals.map((v) => usd(v)) }

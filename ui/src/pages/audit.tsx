@@ -50,31 +50,50 @@ export function AuditPage (props: { params: URLSearchParams }) {
   )
 }
 
+/** Fields every create or delete entry carries that say nothing a reader needs. */
+const NOISE = new Set(['id', 'object', 'created_at', 'revoked', 'revoked_at', 'read_only'])
+const SHOWN = 6
+
+const empty = (v: unknown): boolean => v === null || v === undefined || v === false || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && v !== null && Object.keys(v).length === 0)
+
+/**
+ * A create shows the values it set, a delete the values it removed, an update each field's
+ * before → after. Long lists fold into a native <details> (no script needed).
+ */
+function Changes ({ changes }: { changes: Array<[string, [unknown, unknown]]> }) {
+  const created = changes.every(([, [b]]) => b === null)
+  const deleted = !created && changes.every(([, [, a]]) => a === null)
+  const items = created || deleted
+    ? changes.filter(([f, [b, a]]) => !NOISE.has(f) && !empty(created ? a : b)).map(([f, [b, a]]) => (
+      <li key={f}><span class='mono field-name'>{f}</span> <span class={deleted ? 'before' : 'after'}>{value(created ? a : b)}</span></li>
+    ))
+    : changes.map(([f, [b, a]]) => (
+      <li key={f}><span class='mono field-name'>{f}</span> <span class='before'>{value(b)}</span>{' → '}<span class='after'>{value(a)}</span></li>
+    ))
+  if (items.length === 0) return <span class='muted'>—</span>
+  return (
+    <>
+      <ul class='changes'>{items.slice(0, SHOWN)}</ul>
+      {items.length > SHOWN && (
+        <details class='more'>
+          <summary>{items.length - SHOWN} more</summary>
+          <ul class='changes'>{items.slice(SHOWN)}</ul>
+        </details>
+      )}
+    </>
+  )
+}
+
 function Row ({ e }: { e: AuditEntry }) {
-  const changes = Object.entries(e.changes ?? {})
+  const changes = Object.entries(e.changes ?? {}).map(([f, pair]): [string, [unknown, unknown]] => [f, Array.isArray(pair) ? [pair[0], pair[1]] : [null, pair]])
   return (
     <tr data-action={e.action}>
       <td class='nowrap'>{when(e.at)}</td>
       <td><span class={'badge ' + (e.actor === 'ui' ? 'indigo' : e.actor === 'cli' ? 'amber' : 'gray')}>{e.actor}</span></td>
-      <td class='mono'>{e.action}</td>
-      <td><div>{e.target_type}</div><div class='muted mono small'>{e.target_id}</div></td>
-      <td>
-        {changes.length === 0
-          ? <span class='muted'>—</span>
-          : (
-            <ul class='changes'>
-              {changes.map(([field, pair]) => (
-                <li key={field}>
-                  <span class='mono field-name'>{field}</span>{' '}
-                  <span class='before'>{value(Array.isArray(pair) ? pair[0] : undefined)}</span>
-                  {' → '}
-                  <span class='after'>{value(Array.isArray(pair) ? pair[1] : pair)}</span>
-                </li>
-              ))}
-            </ul>
-            )}
-      </td>
-      <td><div class='mono small'>{e.request_id ?? '—'}</div><div class='muted small'>{e.ip ?? ''}</div></td>
+      <td class='mono nowrap'>{e.action}</td>
+      <td><div>{e.target_type}</div><div class='muted mono small nowrap'>{e.target_id}</div></td>
+      <td class='changes-cell'><Changes changes={changes} /></td>
+      <td><div class='mono small req' title={e.request_id ?? ''}>{e.request_id ?? '—'}</div><div class='muted small'>{e.ip ?? ''}</div></td>
     </tr>
   )
 }

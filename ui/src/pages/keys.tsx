@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks'
 import { api, ApiError, type CreatedKey, type Key, type Team } from '../api.js'
 import { Empty, Field, Modal, Notice, SecretPanel } from '../components.js'
-import { int, usd, when } from '../format.js'
+import { int, usd } from '../format.js'
 import { errorText, useLoad } from '../hooks.js'
 import { changed, limitsBody, limitsText, LimitsFields, num, type LimitsText } from '../limits-form.js'
 
@@ -69,20 +69,18 @@ export function KeysPage (props: { params: URLSearchParams }) {
       <div class='card table-wrap'>
         <table class='table' aria-label='Keys'>
           <thead>
-            <tr><th>Name</th><th>Prefix</th><th>Team</th><th>Models</th><th class='num'>RPM</th><th class='num'>TPM</th><th class='num'>Conc.</th><th>Budget</th><th>Created</th><th>Status</th><th class='actions'><span class='sr'>Actions</span></th></tr>
+            <tr><th>Name</th><th>Team</th><th>Models</th><th class='num'>RPM</th><th class='num'>TPM</th><th class='num'>Conc.</th><th>Budget</th><th>Status</th><th class='actions'><span class='sr'>Actions</span></th></tr>
           </thead>
           <tbody>
             {shown.map((k) => (
               <tr key={k.id} data-key-id={k.id} class={k.revoked ? 'revoked' : ''}>
-                <td class='name'><div class='strong'>{k.name}</div><div class='muted mono small'>{k.id}</div></td>
-                <td class='mono nowrap'>{k.key_prefix}…</td>
-                <td>{k.team_id != null ? (teamName.get(k.team_id) ?? k.team_id) : <span class='muted'>—</span>}</td>
+                <td class='name'><div class='strong'>{k.name}</div><div class='muted small'><span class='mono' title={k.id}>{k.key_prefix}…</span> · created {k.created_at.slice(0, 10)}</div></td>
+                <td class='nowrap'>{k.team_id != null ? (teamName.get(k.team_id) ?? k.team_id) : <span class='muted'>—</span>}</td>
                 <td class='models'>{k.models === null || k.models.length === 0 ? <span class='muted'>all</span> : k.models.map((m) => <span key={m} class='chip'>{m}</span>)}</td>
                 <td class='num'>{int(k.rpm)}</td>
                 <td class='num'>{int(k.tpm)}</td>
                 <td class='num'>{int(k.max_concurrency)}</td>
                 <td class='nowrap'>{k.budget_usd === null ? <span class='muted'>—</span> : <>{usd(k.budget_usd)} <span class='muted'>/ {k.budget_period}</span></>}</td>
-                <td class='nowrap' title={when(k.created_at)}>{k.created_at.slice(0, 10)}</td>
                 <td>{k.revoked ? <span class='badge red'>Revoked</span> : k.read_only === true ? <span class='badge gray'>Config file</span> : <span class='badge green'>Active</span>}</td>
                 <td class='actions'>
                   {!k.revoked && k.read_only !== true && (
