@@ -61,7 +61,18 @@ export function diff (before: Readonly<Record<string, unknown>> | undefined, aft
   return out
 }
 
-/** `aud_` + 24 hex: sortable by time first (ms, hex), then random. */
+let lastMs = 0
+let sequence = 0
+
+/**
+ * `aud_` + ms (12 hex) + a per-process sequence (4 hex) + random (8 hex): ids sort in
+ * the order this process made the changes, even within one millisecond.
+ */
 export function newAuditId (atMs: number): string {
-  return 'aud_' + atMs.toString(16).padStart(12, '0') + randomBytes(6).toString('hex')
+  if (atMs === lastMs) sequence++
+  else {
+    lastMs = atMs
+    sequence = 0
+  }
+  return 'aud_' + atMs.toString(16).padStart(12, '0') + (sequence & 0xffff).toString(16).padStart(4, '0') + randomBytes(4).toString('hex')
 }

@@ -1,14 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { gatewayError } from '../errors.js'
 import { isKeyActive, type KeyRecord, type KeyResolver } from './key-record.js'
-import { keyPrincipal, type KeyPrincipal, type TeamLimits } from './principal.js'
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The authenticated key and its team (set by the auth hook on client routes). */
-    gatewayPrincipal: KeyPrincipal | undefined
-  }
-}
+import { keyPrincipal, type TeamLimits } from './principal.js'
 
 /** The secret of `Authorization: Bearer <secret>`, or undefined. */
 export function bearerToken (header: string | undefined): string | undefined {
@@ -43,7 +36,6 @@ export function authenticate (resolver: KeyResolver, now: () => number = Date.no
       const t = resolver.team(key.team_id)
       team = t instanceof Promise ? await t : t
     }
-    request.gatewayKey = key
-    request.gatewayPrincipal = keyPrincipal(key, team ?? null)
+    request.principal = keyPrincipal(key, team ?? null)
   }
 }

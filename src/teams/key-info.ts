@@ -35,7 +35,7 @@ export function keyInfoRoutes (o: KeyInfoOptions) {
   return async function routes (app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', authenticate(o.resolver, now))
     app.get('/key/info', async (request: FastifyRequest) => {
-      const { key, team } = request.gatewayPrincipal!
+      const { key, team } = request.principal!
       const at = now()
       const { spec, budget } = keyLimits(key, o.defaults)
       let keyBudget: BudgetView | null = null

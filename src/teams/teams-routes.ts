@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { parseBody } from '../admin/keys-routes.js'
+import { parseBody } from '../auth/keys-routes.js'
 import type { AuditLog } from '../audit/audit-log.js'
 import type { KeyStore } from '../auth/key-store.js'
 import { gatewayError } from '../errors.js'

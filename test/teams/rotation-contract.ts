@@ -38,7 +38,7 @@ export function rotationContract (label: string, setup: () => Promise<StoreUnder
       expect(await works(gw, k.key)).toBe(false)
       expect(await works(gw, rotated.key)).toBe(true)
       // Spend belongs to the key id: both requests count.
-      const info = await fetch(`${gw.url}/key/info`, { headers: { authorization: `Bearer ${rotated.key}` } }).then((x) => x.json())
+      const info = await fetch(`${gw.url}/key/info`, { headers: { authorization: `Bearer ${rotated.key}` } }).then(async (x) => await x.json() as any)
       expect(info.budget.spent_usd).toBeCloseTo(2 * 0.006265, 9)
       const listed = (await adminCall(gw, 'GET', `/keys/${k.id}`)).json
       expect(listed.key).toBeUndefined()
@@ -103,14 +103,14 @@ export function rotationContract (label: string, setup: () => Promise<StoreUnder
       expect(Object.keys(info)).not.toContain('key')
       expect(Object.keys(info)).not.toContain('key_hash')
 
-      const plain = await fetch(`${gw.url}/key/info`, { headers: { authorization: `Bearer ${TEST_KEY}` } }).then((x) => x.json())
+      const plain = await fetch(`${gw.url}/key/info`, { headers: { authorization: `Bearer ${TEST_KEY}` } }).then(async (x) => await x.json() as any)
       expect(plain).toMatchObject({ name: 'test', team: null, budget: null, team_budget: null, rpm: null })
     })
 
     it('refuses /key/info without a valid client key', async () => {
       const none = await fetch(`${gw.url}/key/info`)
       expect(none.status).toBe(401)
-      expect((await none.json()).error.code).toBe('invalid_api_key')
+      expect((await none.json() as any).error.code).toBe('invalid_api_key')
       const wrong = await fetch(`${gw.url}/key/info`, { headers: { authorization: 'Bearer sk-not-a-key-0000000000000000000000000000000000' } })
       expect(wrong.status).toBe(401)
       const err = await gw.client('sk-nope').models.list().catch((e: unknown) => e)

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { z } from 'zod'
-import type { KeyRecord } from '../auth/key-record.js'
-import { keyPatchSchema, newKeySchema, rotateSchema, type KeyStore } from '../auth/key-store.js'
+import type { KeyRecord } from './key-record.js'
+import { keyPatchSchema, newKeySchema, rotateSchema, type KeyStore } from './key-store.js'
 import type { AuditLog } from '../audit/audit-log.js'
 import { gatewayError } from '../errors.js'
 
