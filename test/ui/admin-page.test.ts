@@ -183,10 +183,13 @@ describe('the admin web page in headless Chromium', () => {
     await page.getByRole('radio', { name: 'Team' }).click()
     await page.getByRole('list', { name: 'Chart legend' }).getByText('search').waitFor()
     await page.goto(g.url + '/ui/#/teams')
-    const meter = page.locator('tr', { hasText: 'search' }).getByRole('meter')
-    // Two requests of about $0.0063 each against $0.05: about a quarter.
-    await expect.poll(async () => Number(await meter.getAttribute('aria-valuenow'))).toBeGreaterThan(20)
-    expect(Number(await meter.getAttribute('aria-valuenow'))).toBeLessThan(30)
+    const usage = await admin<{ data: Array<{ team_name: string, cost_usd: number }> }>(g, '/usage?group_by=team')
+    const spent = usage.data.find((r) => r.team_name === 'search')!.cost_usd
+    // Three requests of $0.006265 each against the $0.05 budget.
+    expect(spent).toBeCloseTo(3 * 0.006265, 9)
+    const row = page.locator('tr', { hasText: 'search' })
+    await expect.poll(async () => Number(await row.getByRole('meter').getAttribute('aria-valuenow'))).toBe(Math.round(100 * spent / 0.05))
+    expect(await row.innerText()).toContain('$' + spent.toFixed(4) + ' / $0.05')
   })
 
   it('rotates the key: a new secret shown once, the old one refused', async () => {
