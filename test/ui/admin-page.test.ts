@@ -251,6 +251,15 @@ describe('the admin web page in headless Chromium', () => {
     expect(dialogs).toEqual([])
   })
 
+  it('a stored key the gateway no longer accepts sends the page back to sign-in, saying why', async () => {
+    await page.evaluate("sessionStorage.setItem('comet-gateway.admin-key', 'a-stale-admin-key')")
+    // A hash change: the page stays loaded and its next admin request gets the 401.
+    await page.goto(g.url + '/ui/#/teams')
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor()
+    await expect.poll(async () => await page.getByRole('alert').innerText()).toContain('not accepted')
+    expect(await page.evaluate('sessionStorage.length')).toBe(0)
+  })
+
   it('loaded nothing from elsewhere, broke no CSP rule and threw no error', () => {
     expect(foreignRequests).toEqual([])
     expect(cspViolations).toEqual([])
