@@ -1,4 +1,4 @@
-import type { UsageRow } from './api.js'
+import type { UsageRow } from './types.js'
 
 export interface Stack {
   days: string[]

@@ -3,7 +3,8 @@ import { api, ApiError, type CreatedKey, type Key, type Team } from '../api.js'
 import { Empty, Field, Modal, Notice, SecretPanel } from '../components.js'
 import { int, usd } from '../format.js'
 import { errorText, useLoad } from '../hooks.js'
-import { changed, limitsBody, limitsText, LimitsFields, num, type LimitsText } from '../limits-form.js'
+import { LimitsFields } from '../limits-form.js'
+import { changed, limitsBody, limitsText, num, type LimitsText } from '../limits.js'
 
 /** Teams, or none when this gateway has no teams API yet (the keys page still works). */
 async function teamsOrNone (): Promise<Team[]> {

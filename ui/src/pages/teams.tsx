@@ -1,22 +1,11 @@
 import { useState } from 'preact/hooks'
-import { api, type Team, type UsageRow } from '../api.js'
+import { api, type Team } from '../api.js'
 import { BudgetBar, Empty, Field, Modal, Notice } from '../components.js'
 import { int, periodStart } from '../format.js'
+import { teamSpend } from '../spend.js'
 import { errorText, useLoad } from '../hooks.js'
-import { changed, limitsBody, limitsText, LimitsFields, type LimitsText } from '../limits-form.js'
-
-/** Spend per team within its budget period, from the ledger's per-day rows. */
-export function teamSpend (teams: Team[], rows: UsageRow[], now = Date.now()): Map<string, number> {
-  const out = new Map<string, number>()
-  for (const t of teams) {
-    if (t.spent_usd !== undefined) { out.set(t.id, t.spent_usd); continue }
-    const from = periodStart(t.budget_period, now)
-    let sum = 0
-    for (const r of rows) if (r.team_id === t.id && (r.day ?? '') >= from) sum += r.cost_usd
-    out.set(t.id, Math.round(sum * 1e9) / 1e9)
-  }
-  return out
-}
+import { LimitsFields } from '../limits-form.js'
+import { changed, limitsBody, limitsText, type LimitsText } from '../limits.js'
 
 async function loadTeams (): Promise<{ teams: Team[], spend: Map<string, number>, keyCount: Map<string, number> }> {
   const [teams, usage, keys] = await Promise.all([
