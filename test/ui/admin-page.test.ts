@@ -78,6 +78,20 @@ describe('the admin web page in headless Chromium', () => {
     await page.getByRole('heading', { name: 'Sign in' }).waitFor()
   })
 
+  it('a gateway without ADMIN_KEY says how to enable the admin API', async () => {
+    const off = await startGateway({ ADMIN_KEY: undefined })
+    try {
+      const tab = await browser.context.newPage()
+      await tab.goto(off.url + '/ui/')
+      await tab.getByLabel('Admin key').fill('anything-at-all')
+      await tab.getByRole('button', { name: 'Sign in' }).click()
+      await expect.poll(async () => await tab.getByRole('alert').innerText()).toContain('start the gateway with ADMIN_KEY set')
+      await tab.close()
+    } finally {
+      await off.close()
+    }
+  })
+
   it('signs in with the admin key, kept in sessionStorage and sent as a bearer token, no cookies', async () => {
     await signIn(page, g)
     expect(await page.evaluate("sessionStorage.getItem('comet-gateway.admin-key')")).toBe(ADMIN_KEY)
