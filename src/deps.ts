@@ -9,6 +9,7 @@ import { createTeamsFeature, openTeams } from './teams/feature.js'
 import { createRateLimitFeature } from './ratelimit/feature.js'
 import { createCacheFeature } from './cache/feature.js'
 import { createMeteringFeature } from './metering/feature.js'
+import { createTracingFeature } from './tracing/feature.js'
 import { createRedis, redisPing, redisReady, type RedisClient } from './store/redis.js'
 import { openSqlite } from './store/sqlite.js'
 
@@ -32,8 +33,10 @@ export async function createDeps (config: GatewayConfig, log: Logger, overrides:
   const teams = await openTeams(ctx)
   const keys = await createKeysFeature(ctx, { teams: teams.directory, audit: teams.audit })
   // Metering is built before limits: budgets read its spend ledger.
-  const metering = createMeteringFeature(ctx)
+  const metering = createMeteringFeature(ctx, { teamName: (id) => teams.directory.get(id)?.name })
   const features: Feature[] = [keys, createTeamsFeature(ctx, teams, { keys: keys.store, resolver: keys.resolver, ledger: metering.ledger }), createRateLimitFeature(ctx, metering.spend), metering, createCacheFeature(ctx)]
+  const tracing = createTracingFeature(ctx)
+  if (tracing !== undefined) features.push(tracing)
   // Shared connections close last: features close in reverse order, so they go first.
   if (redis !== undefined) features.unshift(redisFeature(redis))
   if (sqlite !== undefined) features.unshift({ name: 'sqlite', close: async () => { sqlite.close() } })
@@ -44,7 +47,8 @@ export async function createDeps (config: GatewayConfig, log: Logger, overrides:
     keys: keys.resolver,
     metrics,
     features,
-    modelLabel: metering.modelLabel
+    modelLabel: metering.modelLabel,
+    meterTokens: metering.meterTokens
   }
 }
 

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { gatewayError } from '../errors.js'
 import { isKeyActive, type KeyRecord, type KeyResolver } from './key-record.js'
-import { keyPrincipal, type TeamLimits } from './principal.js'
+import { keyPrincipal, type KeyPrincipal, type TeamLimits } from './principal.js'
 
 /** The secret of `Authorization: Bearer <secret>`, or undefined. */
 export function bearerToken (header: string | undefined): string | undefined {
@@ -28,14 +28,27 @@ export function authenticate (resolver: KeyResolver, now: () => number = Date.no
   return async function authHook (request: FastifyRequest): Promise<void> {
     const secret = bearerToken(request.headers.authorization)
     if (secret === undefined) throw gatewayError('GW_ERR_MISSING_API_KEY')
-    const found = resolver.resolve(secret)
-    const key: KeyRecord | undefined = found instanceof Promise ? await found : found
-    if (key === undefined || !isKeyActive(key, now())) throw gatewayError('GW_ERR_INVALID_API_KEY', [maskKey(secret)])
-    let team: TeamLimits | undefined
-    if (key.team_id !== null && resolver.team !== undefined) {
-      const t = resolver.team(key.team_id)
-      team = t instanceof Promise ? await t : t
-    }
-    request.principal = keyPrincipal(key, team ?? null)
+    const found = resolvePrincipal(resolver, secret, now)
+    const principal = found instanceof Promise ? await found : found
+    if (principal === undefined) throw gatewayError('GW_ERR_INVALID_API_KEY', [maskKey(secret)])
+    request.principal = principal
   }
+}
+
+/**
+ * The principal of a presented secret (the key and its team), or undefined for an
+ * unknown, revoked or expired key. Synchronous when the key cache and the team directory
+ * have them (the common case).
+ */
+export function resolvePrincipal (resolver: KeyResolver, secret: string, now: () => number = Date.now): KeyPrincipal | undefined | Promise<KeyPrincipal | undefined> {
+  const found = resolver.resolve(secret)
+  return found instanceof Promise ? found.then((key) => withTeam(resolver, key, now)) : withTeam(resolver, found, now)
+}
+
+function withTeam (resolver: KeyResolver, key: KeyRecord | undefined, now: () => number): KeyPrincipal | undefined | Promise<KeyPrincipal | undefined> {
+  if (key === undefined || !isKeyActive(key, now())) return undefined
+  if (key.team_id === null || resolver.team === undefined) return keyPrincipal(key)
+  const team = resolver.team(key.team_id)
+  const make = (t: TeamLimits | undefined): KeyPrincipal => keyPrincipal(key, t ?? null)
+  return team instanceof Promise ? team.then(make) : make(team)
 }

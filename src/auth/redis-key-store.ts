@@ -14,6 +14,7 @@ import { applyPatch, buildRecord, generateSecret, keyPrefix, type FoundKey, type
  *   {gw:keys}:byhash   HASH  sha256(secret) → id
  *   {gw:keys}:names    HASH  name → id        (keys not revoked only: names are unique among them)
  *   {gw:keys}:grace    HASH  sha256(old secret) → `id|until ms`  (rotated keys' old secrets in their grace period)
+ *   {gw:keys}:hashof   HASH  id → sha256(current secret)          (what a rotation replaces)
  *
  * Changes are announced on the pub/sub channel `gw:keys:changed` as `kind:id`.
  */
@@ -21,6 +22,7 @@ const RECORDS = '{gw:keys}:records'
 const BY_HASH = '{gw:keys}:byhash'
 const NAMES = '{gw:keys}:names'
 const GRACE = '{gw:keys}:grace'
+const HASH_OF = '{gw:keys}:hashof'
 export const KEYS_CHANNEL = 'gw:keys:changed'
 
 /** Claims the name, then writes the record and its hash index: all or nothing. */
@@ -28,6 +30,7 @@ const CREATE = `
 if redis.call('HSETNX', KEYS[3], ARGV[3], ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[4], ARGV[1], ARGV[2])
 return 1`
 
 /**
@@ -73,22 +76,26 @@ for i = 1, #g, 2 do
   local sep = string.find(g[i + 1], '|', 1, true)
   if string.sub(g[i + 1], 1, sep - 1) == ARGV[1] or tonumber(string.sub(g[i + 1], sep + 1)) <= now then redis.call('HDEL', KEYS[4], g[i]) end
 end
-local h = redis.call('HGETALL', KEYS[2])
-for i = 1, #h, 2 do
-  if h[i + 1] == ARGV[1] then
-    redis.call('HDEL', KEYS[2], h[i])
-    if tonumber(ARGV[5]) > 0 then redis.call('HSET', KEYS[4], h[i], ARGV[1] .. '|' .. ARGV[5]) end
-  end
+local old = redis.call('HGET', KEYS[5], ARGV[1])
+if not old then
+  -- A key created before the hashof index: find its hash once.
+  local h = redis.call('HGETALL', KEYS[2])
+  for i = 1, #h, 2 do if h[i + 1] == ARGV[1] then old = h[i] end end
+end
+if old then
+  redis.call('HDEL', KEYS[2], old)
+  if tonumber(ARGV[5]) > 0 then redis.call('HSET', KEYS[4], old, ARGV[1] .. '|' .. ARGV[5]) end
 end
 redis.call('HSET', KEYS[2], ARGV[4], ARGV[1])
+redis.call('HSET', KEYS[5], ARGV[1], ARGV[4])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1`
 
 type Commands = {
-  keysCreate (a: string, b: string, c: string, id: string, hash: string, name: string, json: string): Promise<number>
+  keysCreate (a: string, b: string, c: string, d: string, id: string, hash: string, name: string, json: string): Promise<number>
   keysReplace (a: string, b: string, c: string, id: string, expected: string, json: string, oldName: string, newName: string): Promise<number>
   keysFind (a: string, b: string, c: string, d: string, hash: string, nowMs: number): Promise<[string, string] | null>
-  keysRotate (a: string, b: string, c: string, d: string, id: string, expected: string, json: string, hash: string, untilMs: number, nowMs: number): Promise<number>
+  keysRotate (a: string, b: string, c: string, d: string, e: string, id: string, expected: string, json: string, hash: string, untilMs: number, nowMs: number): Promise<number>
 }
 
 function parse (json: string): KeyRecord {
@@ -108,10 +115,10 @@ export async function createRedisKeyStore (redis: RedisClient, log: Logger): Pro
   const admin = withTimeout(redis, ADMIN_TIMEOUT_MS)
   admin.on('error', () => {}) // the shared client and the subscriber already report outages
   for (const client of [redis, admin]) {
-    client.defineCommand('keysCreate', { numberOfKeys: 3, lua: CREATE })
+    client.defineCommand('keysCreate', { numberOfKeys: 4, lua: CREATE })
     client.defineCommand('keysReplace', { numberOfKeys: 3, lua: REPLACE })
     client.defineCommand('keysFind', { numberOfKeys: 4, lua: FIND })
-    client.defineCommand('keysRotate', { numberOfKeys: 4, lua: ROTATE })
+    client.defineCommand('keysRotate', { numberOfKeys: 5, lua: ROTATE })
   }
   const events = new EventEmitter()
   try {
@@ -137,7 +144,7 @@ class RedisKeyStore implements KeyStore {
   async create (input: NewKey): Promise<{ record: KeyRecord, secret: string }> {
     const secret = generateSecret()
     const record = buildRecord(input, secret)
-    const done = await (this.admin as unknown as Commands).keysCreate(RECORDS, BY_HASH, NAMES, record.id, hashKey(secret), record.name, JSON.stringify(record))
+    const done = await (this.admin as unknown as Commands).keysCreate(RECORDS, BY_HASH, NAMES, HASH_OF, record.id, hashKey(secret), record.name, JSON.stringify(record))
     if (done === 0) throw gatewayError('GW_ERR_KEY_NAME_TAKEN', [input.name], { param: 'name' })
     await this.#publish({ id: record.id, kind: 'created' })
     return { record, secret }
@@ -170,7 +177,7 @@ class RedisKeyStore implements KeyStore {
       const next = { ...current, key_prefix: keyPrefix(secret) }
       const now = Date.now()
       const until = graceSeconds > 0 ? now + graceSeconds * 1000 : 0
-      const done = await (this.admin as unknown as Commands).keysRotate(RECORDS, BY_HASH, NAMES, GRACE, id, json, JSON.stringify(next), hashKey(secret), until, now)
+      const done = await (this.admin as unknown as Commands).keysRotate(RECORDS, BY_HASH, NAMES, GRACE, HASH_OF, id, json, JSON.stringify(next), hashKey(secret), until, now)
       if (done === 1) {
         await this.#publish({ id, kind: 'rotated' })
         return { record: next, secret }

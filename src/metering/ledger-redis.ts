@@ -7,19 +7,13 @@ import { COUNTERS, emptyRow, utcDay, type Counter, type LedgerRow } from './reco
  * under the hash tag `{gw:spend:<keyId>}`, so one Lua call updates them atomically on
  * one Cluster slot, and a budget check is one HGET:
  *
- *   {gw:spend:<id>}:d:<YYYY-MM-DD>  hash  "<model>:<counter>" → integer   (per key × model × day;
- *                                         "<teamId>|<model>:<counter>" while the key was in a team)
+ *   {gw:spend:<id>}:d:<YYYY-MM-DD>  hash  "<model>:<counter>" → integer   (per key × model × day)
  *   {gw:spend:<id>}:sum             hash  "d:<day>" | "m:<YYYY-MM>" | "t" → cost nano-USD
  *   {gw:spend:<id>}:days            set   days that have a row
  *   {gw:spend:<id>}:meta            hash  name → the key's name
  *   {gw:spend:<id>}:b:<batchId>     string, 1 day TTL: this batch was applied (retries are no-ops)
  *   gw:spend:keys                   set   key ids with spend (for /admin/usage)
- *   {gw:spend:team:<teamId>}:sum    hash  like a key's sum, for every key's spend in the team
- *   {gw:spend:team:<teamId>}:b:<batchId>  the team's part of this batch was applied
- *   gw:spend:teams                  hash  team id → its latest name
  */
-const TEAM_NAMES = 'gw:spend:teams'
-const TEAM_ID = /^(team_[0-9a-f]+)\|/
 const KEYS_INDEX = 'gw:spend:keys'
 const BATCH_TTL_SECONDS = 86_400
 
@@ -51,32 +45,7 @@ for k = 5, #KEYS do
 end
 return 1`
 
-// KEYS: batch marker, sum. ARGV: ttl, then field/incr pairs.
-const APPLY_TEAM = `
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
-for i = 2, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
-return 1`
-
 type ApplyCommand = (...args: Array<string | number>) => Promise<number>
-
-const teamTag = (teamId: string): string => `{gw:spend:team:${teamId}}`
-
-/** Sum fields of one row's cost: its day, its month, all time. */
-function addSums (sums: Map<string, number>, row: LedgerRow): void {
-  for (const f of ['d:' + row.day, 'm:' + row.day.slice(0, 7), 't']) sums.set(f, (sums.get(f) ?? 0) + row.costNanos)
-}
-
-/** The team part of a batch: per team, its sums (same fields as a key's). */
-function teamArgs (rows: readonly LedgerRow[], batchId: string): Array<Array<string | number>> {
-  const byTeam = new Map<string, Map<string, number>>()
-  for (const row of rows) {
-    if (!row.teamId) continue
-    let sums = byTeam.get(row.teamId)
-    if (sums === undefined) byTeam.set(row.teamId, sums = new Map())
-    addSums(sums, row)
-  }
-  return [...byTeam].map(([teamId, sums]) => [`${teamTag(teamId)}:b:${batchId}`, `${teamTag(teamId)}:sum`, BATCH_TTL_SECONDS, ...[...sums].flat()])
-}
 
 const tag = (keyId: string): string => `{gw:spend:${keyId}}`
 
@@ -93,8 +62,7 @@ function applyArgs (keyId: string, rows: readonly LedgerRow[], batchId: string):
     sums.set('m:' + row.day.slice(0, 7), (sums.get('m:' + row.day.slice(0, 7)) ?? 0) + row.costNanos)
     let pairs = byDay.get(row.day)
     if (pairs === undefined) byDay.set(row.day, pairs = [])
-    const prefix = row.teamId ? row.teamId + '|' : ''
-    for (const c of COUNTERS) if (row[c] !== 0) pairs.push(`${prefix}${row.model}:${FIELD[c]}`, String(row[c]))
+    for (const c of COUNTERS) if (row[c] !== 0) pairs.push(`${row.model}:${FIELD[c]}`, String(row[c]))
   }
   sums.set('t', total)
   const argv: string[] = [String(BATCH_TTL_SECONDS), rows.at(-1)!.keyName, String(sums.size)]
@@ -107,17 +75,15 @@ function applyArgs (keyId: string, rows: readonly LedgerRow[], batchId: string):
 }
 
 /** A day hash → rows (fields are `<model>:<counter>`; a model name may hold colons). */
-function parseDay (keyId: string, keyName: string, day: string, hash: Record<string, string>, teamNames: Readonly<Record<string, string>>): LedgerRow[] {
+function parseDay (keyId: string, keyName: string, day: string, hash: Record<string, string>): LedgerRow[] {
   const rows = new Map<string, LedgerRow>()
   for (const [field, value] of Object.entries(hash)) {
     const at = field.lastIndexOf(':')
     const counter = COUNTER_OF.get(field.slice(at + 1))
     if (at <= 0 || counter === undefined) continue
-    const team = TEAM_ID.exec(field)?.[1] ?? ''
-    const model = field.slice(team === '' ? 0 : team.length + 1, at)
-    const id = team + '|' + model
-    let row = rows.get(id)
-    if (row === undefined) rows.set(id, row = emptyRow(keyId, keyName, model, day, team, team === '' ? '' : teamNames[team] ?? team))
+    const model = field.slice(0, at)
+    let row = rows.get(model)
+    if (row === undefined) rows.set(model, row = emptyRow(keyId, keyName, model, day))
     row[counter] = Number(value)
   }
   return [...rows.values()]
@@ -130,18 +96,14 @@ export function redisLedgerStore (redis: RedisClient): LedgerStore {
   if (typeof (redis as unknown as { spendApply?: unknown }).spendApply !== 'function') {
     redis.defineCommand('spendApply', { lua: APPLY })
   }
-  if (typeof (redis as unknown as { spendApplyTeam?: unknown }).spendApplyTeam !== 'function') {
-    redis.defineCommand('spendApplyTeam', { numberOfKeys: 2, lua: APPLY_TEAM })
-  }
   const apply = (redis as unknown as { spendApply: ApplyCommand }).spendApply.bind(redis)
-  const applyTeam = (redis as unknown as { spendApplyTeam: ApplyCommand }).spendApplyTeam.bind(redis)
 
-  const keyRows = async (keyId: string, from: string, to: string, teamNames: Readonly<Record<string, string>>): Promise<LedgerRow[]> => {
+  const keyRows = async (keyId: string, from: string, to: string): Promise<LedgerRow[]> => {
     const t = tag(keyId)
     const [days, name] = await Promise.all([redis.smembers(`${t}:days`), redis.hget(`${t}:meta`, 'name')])
     const wanted = days.filter((d) => d >= from && d <= to)
     const hashes = await Promise.all(wanted.map((d) => redis.hgetall(`${t}:d:${d}`)))
-    return hashes.flatMap((h, i) => parseDay(keyId, name ?? keyId, wanted[i]!, h, teamNames))
+    return hashes.flatMap((h, i) => parseDay(keyId, name ?? keyId, wanted[i]!, h))
   }
 
   return {
@@ -155,18 +117,6 @@ export function redisLedgerStore (redis: RedisClient): LedgerStore {
       // Another slot than the per-key keys, so a separate (idempotent) command.
       await redis.sadd(KEYS_INDEX, ...byKey.keys())
       await Promise.all([...byKey].map(([keyId, list]) => apply(...applyArgs(keyId, list, batchId))))
-      const teams = teamArgs(rows, batchId)
-      if (teams.length === 0) return
-      const names: Record<string, string> = {}
-      for (const row of rows) if (row.teamId && row.teamName) names[row.teamId] = row.teamName
-      if (Object.keys(names).length > 0) await redis.hset(TEAM_NAMES, names)
-      await Promise.all(teams.map((args) => applyTeam(...args)))
-    },
-
-    async teamSpent (teamId, period, nowMs) {
-      const day = utcDay(nowMs)
-      const field = period === 'day' ? 'd:' + day : period === 'month' ? 'm:' + day.slice(0, 7) : 't'
-      return Number(await redis.hget(`${teamTag(teamId)}:sum`, field) ?? 0)
     },
 
     async spent (keyId, period, nowMs) {
@@ -176,11 +126,11 @@ export function redisLedgerStore (redis: RedisClient): LedgerStore {
     },
 
     async rows (from, to) {
-      const [ids, teamNames] = await Promise.all([redis.smembers(KEYS_INDEX), redis.hgetall(TEAM_NAMES)])
+      const ids = await redis.smembers(KEYS_INDEX)
       const out: LedgerRow[] = []
       // A few keys at a time: bounded concurrency against Redis.
       for (let i = 0; i < ids.length; i += 32) {
-        for (const rows of await Promise.all(ids.slice(i, i + 32).map((id) => keyRows(id, from, to, teamNames)))) out.push(...rows)
+        for (const rows of await Promise.all(ids.slice(i, i + 32).map((id) => keyRows(id, from, to)))) out.push(...rows)
       }
       return out
     }

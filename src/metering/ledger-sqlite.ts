@@ -21,51 +21,23 @@ const MIGRATIONS = [
      PRIMARY KEY (key_id, model, day)
    );
    CREATE INDEX spend_ledger_key_day ON spend_ledger (key_id, day);
-   CREATE INDEX spend_ledger_day ON spend_ledger (day);`,
-  // The team a key was in joins the row's identity: a key that moves keeps its past
-  // spend with its old team. '' = no team (a primary key column cannot be NULL-distinct).
-  `CREATE TABLE spend_ledger_v2 (
-     key_id TEXT NOT NULL,
-     key_name TEXT NOT NULL,
-     team_id TEXT NOT NULL DEFAULT '',
-     team_name TEXT NOT NULL DEFAULT '',
-     model TEXT NOT NULL,
-     day TEXT NOT NULL,
-     requests INTEGER NOT NULL DEFAULT 0,
-     input_tokens INTEGER NOT NULL DEFAULT 0,
-     cached_input_tokens INTEGER NOT NULL DEFAULT 0,
-     output_tokens INTEGER NOT NULL DEFAULT 0,
-     reasoning_tokens INTEGER NOT NULL DEFAULT 0,
-     cost_nanos INTEGER NOT NULL DEFAULT 0,
-     cache_hits INTEGER NOT NULL DEFAULT 0,
-     saved_nanos INTEGER NOT NULL DEFAULT 0,
-     estimated INTEGER NOT NULL DEFAULT 0,
-     PRIMARY KEY (key_id, team_id, model, day)
-   );
-   INSERT INTO spend_ledger_v2 (key_id, key_name, model, day, requests, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_nanos, cache_hits, saved_nanos, estimated)
-     SELECT key_id, key_name, model, day, requests, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_nanos, cache_hits, saved_nanos, estimated FROM spend_ledger;
-   DROP TABLE spend_ledger;
-   ALTER TABLE spend_ledger_v2 RENAME TO spend_ledger;
-   CREATE INDEX spend_ledger_key_day ON spend_ledger (key_id, day);
-   CREATE INDEX spend_ledger_team_day ON spend_ledger (team_id, day);
    CREATE INDEX spend_ledger_day ON spend_ledger (day);`
 ]
 
-const COLUMNS = 'key_id AS keyId, key_name AS keyName, team_id AS teamId, team_name AS teamName, model, day, requests, input_tokens AS inputTokens, cached_input_tokens AS cachedInputTokens, output_tokens AS outputTokens, reasoning_tokens AS reasoningTokens, cost_nanos AS costNanos, cache_hits AS cacheHits, saved_nanos AS savedNanos, estimated'
+const COLUMNS = 'key_id AS keyId, key_name AS keyName, model, day, requests, input_tokens AS inputTokens, cached_input_tokens AS cachedInputTokens, output_tokens AS outputTokens, reasoning_tokens AS reasoningTokens, cost_nanos AS costNanos, cache_hits AS cacheHits, saved_nanos AS savedNanos, estimated'
 
 /**
- * The embedded ledger: one row per key × team × model × UTC day in `DATA_DIR/gateway.db`,
+ * The embedded ledger: one row per key × model × UTC day in `DATA_DIR/gateway.db`,
  * upserted in one transaction per batch (atomic, so a batch is applied once or not at
  * all and needs no id). Durable across restarts.
  * @example const ledger = bufferedLedger(sqliteLedgerStore(db), { log, metrics })
  */
 export function sqliteLedgerStore (db: SqliteDb): LedgerStore {
   migrate(db, 'ledger', MIGRATIONS)
-  const upsert = db.prepare(`INSERT INTO spend_ledger (key_id, key_name, team_id, team_name, model, day, requests, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_nanos, cache_hits, saved_nanos, estimated)
-    VALUES (@keyId, @keyName, @teamId, @teamName, @model, @day, @requests, @inputTokens, @cachedInputTokens, @outputTokens, @reasoningTokens, @costNanos, @cacheHits, @savedNanos, @estimated)
-    ON CONFLICT (key_id, team_id, model, day) DO UPDATE SET
+  const upsert = db.prepare(`INSERT INTO spend_ledger (key_id, key_name, model, day, requests, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_nanos, cache_hits, saved_nanos, estimated)
+    VALUES (@keyId, @keyName, @model, @day, @requests, @inputTokens, @cachedInputTokens, @outputTokens, @reasoningTokens, @costNanos, @cacheHits, @savedNanos, @estimated)
+    ON CONFLICT (key_id, model, day) DO UPDATE SET
       key_name = excluded.key_name,
-      team_name = CASE WHEN excluded.team_name = '' THEN team_name ELSE excluded.team_name END,
       requests = requests + excluded.requests,
       input_tokens = input_tokens + excluded.input_tokens,
       cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens,
@@ -75,11 +47,9 @@ export function sqliteLedgerStore (db: SqliteDb): LedgerStore {
       cache_hits = cache_hits + excluded.cache_hits,
       saved_nanos = saved_nanos + excluded.saved_nanos,
       estimated = estimated + excluded.estimated`)
-  const writeAll = db.transaction((rows: readonly LedgerRow[]) => { for (const r of rows) upsert.run({ ...r, teamId: r.teamId ?? '', teamName: r.teamName ?? '' }) })
+  const writeAll = db.transaction((rows: readonly LedgerRow[]) => { for (const r of rows) upsert.run(r) })
   const spentBetween = db.prepare('SELECT COALESCE(SUM(cost_nanos), 0) AS n FROM spend_ledger WHERE key_id = ? AND day >= ? AND day <= ?').pluck()
   const spentAll = db.prepare('SELECT COALESCE(SUM(cost_nanos), 0) AS n FROM spend_ledger WHERE key_id = ?').pluck()
-  const teamBetween = db.prepare('SELECT COALESCE(SUM(cost_nanos), 0) AS n FROM spend_ledger WHERE team_id = ? AND day >= ? AND day <= ?').pluck()
-  const teamAll = db.prepare('SELECT COALESCE(SUM(cost_nanos), 0) AS n FROM spend_ledger WHERE team_id = ?').pluck()
   const rowsBetween = db.prepare(`SELECT ${COLUMNS} FROM spend_ledger WHERE day >= ? AND day <= ?`)
 
   return {
@@ -87,11 +57,6 @@ export function sqliteLedgerStore (db: SqliteDb): LedgerStore {
     async spent (keyId, period, nowMs) {
       const { from, to } = periodDays(period, nowMs)
       return from === undefined || to === undefined ? spentAll.get(keyId) as number : spentBetween.get(keyId, from, to) as number
-    },
-    async teamSpent (teamId, period, nowMs) {
-      if (teamId === '') return 0
-      const { from, to } = periodDays(period, nowMs)
-      return from === undefined || to === undefined ? teamAll.get(teamId) as number : teamBetween.get(teamId, from, to) as number
     },
     async rows (from, to) { return rowsBetween.all(from, to) as LedgerRow[] }
   }

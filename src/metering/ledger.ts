@@ -10,14 +10,12 @@ import { addRecord, addRow, emptyRow, periodDays, rowId, utcDay, type LedgerRow,
  * - `write` adds every row's counters to the stored ones, atomically per key at least,
  *   and applies a batch id at most once: retrying a batch that did reach the store
  *   (the answer was lost) must not count it twice. It rejects when the store is down.
- * - `spent` (`teamSpent`) is the stored cost of one key (team) between two UTC days (inclusive; undefined =
+ * - `spent` is the stored cost of one key between two UTC days (inclusive; undefined =
  *   unbounded); `rows` every stored row whose day is in [from, to].
  */
 export interface LedgerStore {
   write (rows: readonly LedgerRow[], batchId: string): Promise<void>
   spent (keyId: string, period: BudgetPeriod, nowMs: number): Promise<number>
-  /** The same for every key's spend while in one team. */
-  teamSpent (teamId: string, period: BudgetPeriod, nowMs: number): Promise<number>
   rows (from: string, to: string): Promise<LedgerRow[]>
 }
 
@@ -80,15 +78,14 @@ class BufferedLedger implements SpendLedger {
 
   record (r: UsageRecord): void {
     const day = utcDay(r.atMs)
-    const teamId = r.teamId ?? ''
-    const id = rowId(r.keyId, r.model, day, teamId)
+    const id = rowId(r.keyId, r.model, day)
     let row = this.pending.get(id)
     if (row === undefined) {
       if (this.pending.size >= this.maxRows) {
         this.opts.log.error({ keyId: r.keyId, model: r.model, costNanos: r.costNanos }, 'spend ledger buffer full: record dropped')
         return
       }
-      row = emptyRow(r.keyId, r.keyName, r.model, day, teamId, r.teamName ?? '')
+      row = emptyRow(r.keyId, r.keyName, r.model, day)
       this.pending.set(id, row)
     }
     addRecord(row, r)
@@ -107,20 +104,12 @@ class BufferedLedger implements SpendLedger {
    * answers without it while the snapshot has it.
    */
   async spentNanos (keyId: string, period: BudgetPeriod, nowMs: number): Promise<number> {
-    return await this.spentBy((r) => r.keyId === keyId, period, nowMs, () => this.store.spent(keyId, period, nowMs))
-  }
-
-  async teamSpentNanos (teamId: string, period: BudgetPeriod, nowMs: number): Promise<number> {
-    return await this.spentBy((r) => r.teamId === teamId, period, nowMs, () => this.store.teamSpent(teamId, period, nowMs))
-  }
-
-  private async spentBy (mine: (r: LedgerRow) => boolean, period: BudgetPeriod, nowMs: number, stored: () => Promise<number>): Promise<number> {
     // Checked in the same step as the snapshot below: no write can begin in between.
     while (this.running !== undefined) await this.running.catch(() => {})
     const { from, to } = periodDays(period, nowMs)
     let sum = 0
-    for (const row of this.local((r) => mine(r) && (from === undefined || r.day >= from) && (to === undefined || r.day <= to))) sum += row.costNanos
-    return sum + await stored()
+    for (const row of this.local((r) => r.keyId === keyId && (from === undefined || r.day >= from) && (to === undefined || r.day <= to))) sum += row.costNanos
+    return sum + await this.store.spent(keyId, period, nowMs)
   }
 
   /** All rows of a day range: the store's plus the buffered ones (reads several keys: no write may interleave). */
@@ -140,9 +129,9 @@ class BufferedLedger implements SpendLedger {
   private async readRows (from: string, to: string): Promise<LedgerRow[]> {
     const local = this.local((r) => r.day >= from && r.day <= to)
     const stored = await this.store.rows(from, to)
-    const byId = new Map(stored.map((r) => [rowId(r.keyId, r.model, r.day, r.teamId), r]))
+    const byId = new Map(stored.map((r) => [rowId(r.keyId, r.model, r.day), r]))
     for (const row of local) {
-      const id = rowId(row.keyId, row.model, row.day, row.teamId)
+      const id = rowId(row.keyId, row.model, row.day)
       const have = byId.get(id)
       if (have === undefined) byId.set(id, row)
       else addRow(have, row)

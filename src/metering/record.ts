@@ -4,9 +4,6 @@ import type { BudgetPeriod } from '../config/schema.js'
 export interface UsageRecord {
   readonly keyId: string
   readonly keyName: string
-  /** The key's team when the request was made (its spend counts for the team too). */
-  readonly teamId?: string | null
-  readonly teamName?: string | null
   /** The client's model after aliases (what the ledger groups by). */
   readonly model: string
   /** The bounded metrics label: the pricing entry or `other`. */
@@ -27,19 +24,14 @@ export interface UsageRecord {
   readonly latencyMs: number
   /** Epoch milliseconds at the end of the request: its UTC day is the ledger day. */
   readonly atMs: number
+  /** The name of the key's team then (metrics label; the ledger keeps the team's id). */
+  readonly teamName?: string | null
 }
 
-/**
- * The ledger's unit: sums per key × team × model × UTC day (a key that changes team
- * starts new rows, so past spend stays with the team it was spent in). Money in integer
- * nano-dollars.
- */
+/** The ledger's unit: sums per key × model × UTC day. Money in integer nano-dollars. */
 export interface LedgerRow {
   keyId: string
   keyName: string
-  /** '' (or absent) = the key had no team. */
-  teamId?: string
-  teamName?: string
   model: string
   /** `YYYY-MM-DD`, UTC. */
   day: string
@@ -81,8 +73,8 @@ export function periodDays (period: BudgetPeriod, nowMs: number): { from: string
   return { from: undefined, to: undefined }
 }
 
-export function emptyRow (keyId: string, keyName: string, model: string, day: string, teamId = '', teamName = ''): LedgerRow {
-  return { keyId, keyName, teamId, teamName, model, day, requests: 0, inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, costNanos: 0, cacheHits: 0, savedNanos: 0, estimated: 0 }
+export function emptyRow (keyId: string, keyName: string, model: string, day: string): LedgerRow {
+  return { keyId, keyName, model, day, requests: 0, inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, costNanos: 0, cacheHits: 0, savedNanos: 0, estimated: 0 }
 }
 
 /**
@@ -91,7 +83,6 @@ export function emptyRow (keyId: string, keyName: string, model: string, day: st
  */
 export function addRecord (row: LedgerRow, r: UsageRecord): void {
   row.keyName = r.keyName
-  if (r.teamName) row.teamName = r.teamName
   row.requests++
   if (r.cacheHit) {
     row.cacheHits++
@@ -108,10 +99,9 @@ export function addRecord (row: LedgerRow, r: UsageRecord): void {
 
 export function addRow (into: LedgerRow, from: LedgerRow): void {
   into.keyName = from.keyName
-  if (from.teamName) into.teamName = from.teamName
   for (const c of COUNTERS) into[c] += from[c]
 }
 
-export function rowId (keyId: string, model: string, day: string, teamId = ''): string {
-  return keyId + '\0' + teamId + '\0' + model + '\0' + day
+export function rowId (keyId: string, model: string, day: string): string {
+  return keyId + '\0' + model + '\0' + day
 }

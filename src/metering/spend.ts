@@ -9,6 +9,4 @@ import type { BudgetPeriod } from '../config/schema.js'
  */
 export interface SpendReader {
   spentNanos (keyId: string, period: BudgetPeriod, nowMs: number): Promise<number>
-  /** The same for a team: what its keys spent while in it. */
-  teamSpentNanos? (teamId: string, period: BudgetPeriod, nowMs: number): Promise<number>
 }

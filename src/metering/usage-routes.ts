@@ -49,10 +49,20 @@ export interface UsageRowJson {
   saved_usd: number
 }
 
-function toJson (row: LedgerRow, groups: ReadonlySet<Group>): UsageRowJson {
+/** A ledger row as the store gives it: the team the key was in, when the store keeps it. */
+type Row = LedgerRow & { teamId?: string | null }
+
+/** One group's sums; names are the latest known (a renamed key or team shows its new name). */
+interface Group_ { row: LedgerRow, teamId: string }
+
+/** Team names by id (the team directory); a deleted team is named by nothing (null). */
+export type TeamNames = (teamId: string) => string | undefined
+
+function toJson (g: Group_, groups: ReadonlySet<Group>, teamName: TeamNames): UsageRowJson {
+  const row = g.row
   return {
     ...(groups.has('key') ? { key_id: row.keyId, key_name: row.keyName } : {}),
-    ...(groups.has('team') ? { team_id: row.teamId || null, team_name: row.teamName || null } : {}),
+    ...(groups.has('team') ? { team_id: g.teamId === '' ? null : g.teamId, team_name: g.teamId === '' ? null : teamName(g.teamId) ?? null } : {}),
     ...(groups.has('model') ? { model: row.model } : {}),
     ...(groups.has('day') ? { day: row.day } : {}),
     requests: row.requests,
@@ -66,25 +76,18 @@ function toJson (row: LedgerRow, groups: ReadonlySet<Group>): UsageRowJson {
   }
 }
 
-/** The latest name of each id (a renamed key or team shows its latest name on every row). */
-function latestNames (rows: readonly LedgerRow[], idOf: (r: LedgerRow) => string, nameOf: (r: LedgerRow) => string): Map<string, string> {
-  const latest = new Map<string, { day: string, name: string }>()
-  for (const r of rows) {
-    const id = idOf(r)
-    const n = latest.get(id)
-    if (n === undefined || r.day >= n.day) latest.set(id, { day: r.day, name: nameOf(r) })
-  }
-  return new Map([...latest].map(([id, n]) => [id, n.name]))
-}
-
 /**
  * Sums ledger rows per group (integers all the way; USD only in the JSON), sorted by
- * day, team name, key name, model.
+ * day, team, key name, model.
  */
-export function groupRows (rows: readonly LedgerRow[], groups: ReadonlySet<Group>): LedgerRow[] {
-  const out = new Map<string, LedgerRow>()
-  const keyNames = latestNames(rows, (r) => r.keyId, (r) => r.keyName)
-  const teamNames = latestNames(rows, (r) => r.teamId ?? '', (r) => r.teamName ?? '')
+export function groupRows (rows: readonly Row[], groups: ReadonlySet<Group>): Group_[] {
+  const out = new Map<string, Group_>()
+  // A renamed key shows its latest name on every row.
+  const names = new Map<string, { day: string, name: string }>()
+  for (const r of rows) {
+    const n = names.get(r.keyId)
+    if (n === undefined || r.day >= n.day) names.set(r.keyId, { day: r.day, name: r.keyName })
+  }
   for (const r of rows) {
     const keyId = groups.has('key') ? r.keyId : ''
     const teamId = groups.has('team') ? r.teamId ?? '' : ''
@@ -92,16 +95,15 @@ export function groupRows (rows: readonly LedgerRow[], groups: ReadonlySet<Group
     const d = groups.has('day') ? r.day : ''
     const id = keyId + '\0' + teamId + '\0' + model + '\0' + d
     let g = out.get(id)
-    if (g === undefined) out.set(id, g = emptyRow(keyId, '', model, d, teamId, ''))
-    addRow(g, r)
-    g.keyName = groups.has('key') ? keyNames.get(r.keyId)! : ''
-    g.teamName = groups.has('team') ? teamNames.get(teamId) ?? '' : ''
+    if (g === undefined) out.set(id, g = { row: emptyRow(keyId, '', model, d), teamId })
+    addRow(g.row, r)
+    g.row.keyName = groups.has('key') ? names.get(r.keyId)!.name : ''
   }
-  return [...out.values()].sort((a, b) => a.day.localeCompare(b.day) || (a.teamName ?? '').localeCompare(b.teamName ?? '') || a.keyName.localeCompare(b.keyName) || a.keyId.localeCompare(b.keyId) || a.model.localeCompare(b.model))
+  return [...out.values()].sort((a, b) => a.row.day.localeCompare(b.row.day) || a.teamId.localeCompare(b.teamId) || a.row.keyName.localeCompare(b.row.keyName) || a.row.keyId.localeCompare(b.row.keyId) || a.row.model.localeCompare(b.row.model))
 }
 
-/** The rows a query's filters keep. */
-export function filterRows (rows: readonly LedgerRow[], q: Pick<UsageQuery, 'key_id' | 'team_id' | 'model'>): LedgerRow[] {
+/** The rows a query's filters keep (`team_id=none`: keys without a team). */
+export function filterRows (rows: readonly Row[], q: Pick<UsageQuery, 'key_id' | 'team_id' | 'model'>): Row[] {
   const team = q.team_id === 'none' ? '' : q.team_id
   return rows.filter((r) => (q.key_id === undefined || r.keyId === q.key_id) &&
     (team === undefined || (r.teamId ?? '') === team) &&
@@ -113,7 +115,7 @@ export function filterRows (rows: readonly LedgerRow[], q: Pick<UsageQuery, 'key
  * inclusive; `from` defaults to the 1st of this month, `to` to today), filtered by
  * `key_id`, `team_id` and `model` when given.
  */
-export async function usageRoutes (admin: FastifyInstance, ledger: SpendLedger): Promise<void> {
+export async function usageRoutes (admin: FastifyInstance, ledger: SpendLedger, teamName: TeamNames = () => undefined): Promise<void> {
   admin.get('/usage', async (request) => {
     const parsed = usageQuerySchema.safeParse(request.query ?? {})
     if (!parsed.success) {
@@ -126,7 +128,7 @@ export async function usageRoutes (admin: FastifyInstance, ledger: SpendLedger):
     const to = parsed.data.to ?? today
     if (from > to) throw gatewayError('GW_ERR_BAD_REQUEST', [`from (${from}) is after to (${to})`], { param: 'from' })
     const groups = new Set<Group>(parsed.data.group_by ?? DEFAULT_GROUPS)
-    let rows: LedgerRow[]
+    let rows: Row[]
     try {
       rows = await ledger.rows(from, to)
     } catch (err) {
@@ -135,7 +137,7 @@ export async function usageRoutes (admin: FastifyInstance, ledger: SpendLedger):
     }
     const grouped = groupRows(filterRows(rows, parsed.data), groups)
     let total = 0
-    for (const r of grouped) total += r.costNanos
-    return { object: 'list', data: grouped.map((r) => toJson(r, groups)), total_cost_usd: nanosToUsd(total) }
+    for (const g of grouped) total += g.row.costNanos
+    return { object: 'list', data: grouped.map((g) => toJson(g, groups, teamName)), total_cost_usd: nanosToUsd(total) }
   })
 }

@@ -4,13 +4,31 @@ import type { KeyResolver } from '../auth/key-record.js'
 import type { Limits } from '../config/schema.js'
 import { gatewayError } from '../errors.js'
 import type { SpendReader } from '../metering/spend.js'
+import { periodDays, type LedgerRow } from '../metering/record.js'
+import type { BudgetPeriod } from '../config/schema.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { keyLimits } from '../ratelimit/key-limits.js'
 import { budgetView, type BudgetView } from './budget-view.js'
 
+/** What key info reads of the spend ledger. */
+export interface KeyInfoSpend extends SpendReader {
+  /** Spend of a key or a team in its budget period (stored plus buffered), where the ledger has it. */
+  spentOf? (scope: 'key' | 'team', id: string, period: BudgetPeriod, nowMs: number): Promise<number>
+  rows (from: string, to: string): Promise<Array<LedgerRow & { teamId?: string | null }>>
+}
+
+/** A team's spend in its budget period: from the ledger's own sum, else summed from its rows. */
+async function teamSpent (spend: KeyInfoSpend, teamId: string, period: BudgetPeriod, nowMs: number): Promise<number> {
+  if (spend.spentOf !== undefined) return await spend.spentOf('team', teamId, period, nowMs)
+  const { from, to } = periodDays(period, nowMs)
+  let sum = 0
+  for (const r of await spend.rows(from ?? '0000-01-01', to ?? '9999-12-31')) if (r.teamId === teamId) sum += r.costNanos
+  return sum
+}
+
 export interface KeyInfoOptions {
   readonly resolver: KeyResolver
-  readonly spend: SpendReader
+  readonly spend: KeyInfoSpend
   readonly defaults: Limits
   readonly metrics: Metrics
   readonly now?: () => number
@@ -45,9 +63,8 @@ export function keyInfoRoutes (o: KeyInfoOptions) {
         o.metrics.budgetRemaining.set({ scope: 'key', name: key.name }, keyBudget.remaining_usd)
       }
       let teamBudget: BudgetView | null = null
-      if (team !== null && team.budget_usd !== null && o.spend.teamSpentNanos !== undefined) {
-        const teamSpent = o.spend.teamSpentNanos.bind(o.spend)
-        const spent = await readSpend(() => teamSpent(team.id, team.budget_period, at))
+      if (team !== null && team.budget_usd !== null) {
+        const spent = await readSpend(() => teamSpent(o.spend, team.id, team.budget_period, at))
         teamBudget = budgetView(team.budget_usd, team.budget_period, spent, at)
         o.metrics.budgetRemaining.set({ scope: 'team', name: team.name }, teamBudget.remaining_usd)
       }

@@ -62,7 +62,8 @@ export function parseReportQuery (report: Report, query: Record<string, unknown>
   const endRaw = one(query, 'end_time')
   const end = endRaw === undefined ? undefined : seconds.safeParse(endRaw)
   if (end !== undefined && !end.success) throw bad('end_time', 'must be Unix seconds')
-  const endS = end?.data ?? Math.ceil(nowMs / 1000 / DAY_S) * DAY_S
+  // Default: the end of today (UTC), so today's spend is in the answer.
+  const endS = end?.data ?? (Math.floor(nowMs / 1000 / DAY_S) + 1) * DAY_S
   if (endS <= start.data) throw bad('end_time', 'must be after start_time')
 
   const width = one(query, 'bucket_width') ?? '1d'

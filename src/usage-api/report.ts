@@ -2,6 +2,9 @@ import { nanosToUsd } from '../metering/money.js'
 import type { LedgerRow } from '../metering/record.js'
 import { DAY_S, type ReportQuery } from './query.js'
 
+/** A ledger row as the store gives it: the team the key was in, when the store keeps it. */
+type Row = LedgerRow & { teamId?: string | null }
+
 /** One day bucket: [start, end) in Unix seconds and its UTC day name. */
 export interface Bucket { readonly start: number, readonly end: number, readonly day: string }
 
@@ -23,7 +26,7 @@ export function pageOf (q: ReportQuery): { buckets: Bucket[], nextPage: string |
 }
 
 /** Rows the filters keep (a team is a project: `project_id` is the team id). */
-export function keep (rows: readonly LedgerRow[], q: ReportQuery): LedgerRow[] {
+export function keep (rows: readonly Row[], q: ReportQuery): Row[] {
   return rows.filter((r) => (q.apiKeyIds === undefined || q.apiKeyIds.has(r.keyId)) &&
     (q.models === undefined || q.models.has(r.model)) &&
     (q.projectIds === undefined || q.projectIds.has(r.teamId ?? '')))
@@ -32,8 +35,8 @@ export function keep (rows: readonly LedgerRow[], q: ReportQuery): LedgerRow[] {
 interface Sums { input: number, cached: number, output: number, requests: number, costNanos: number }
 
 /** Groups one day's rows by the asked fields; each group keeps one representative row for its field values. */
-function groupDay (rows: readonly LedgerRow[], fields: { project: boolean, key: boolean, model: boolean }): Array<{ row: LedgerRow, sums: Sums }> {
-  const groups = new Map<string, { row: LedgerRow, sums: Sums }>()
+function groupDay (rows: readonly Row[], fields: { project: boolean, key: boolean, model: boolean }): Array<{ row: Row, sums: Sums }> {
+  const groups = new Map<string, { row: Row, sums: Sums }>()
   for (const r of rows) {
     const id = (fields.project ? r.teamId ?? '' : '') + '\0' + (fields.key ? r.keyId : '') + '\0' + (fields.model ? r.model : '')
     let g = groups.get(id)
@@ -48,13 +51,13 @@ function groupDay (rows: readonly LedgerRow[], fields: { project: boolean, key: 
   return [...groups.values()]
 }
 
-const nullable = (on: boolean, v: string | undefined): string | null => on && v !== undefined && v !== '' ? v : null
+const nullable = (on: boolean, v: string | null | undefined): string | null => on && v !== undefined && v !== '' ? v : null
 
 /**
  * `organization.usage.completions.result`s of each bucket: tokens and model requests,
  * the grouped fields filled in and every other field null.
  */
-export function usageBuckets (rows: readonly LedgerRow[], q: ReportQuery, buckets: readonly Bucket[]) {
+export function usageBuckets (rows: readonly Row[], q: ReportQuery, buckets: readonly Bucket[]) {
   const project = q.groups.has('project_id')
   const key = q.groups.has('api_key_id')
   const model = q.groups.has('model')
@@ -85,7 +88,7 @@ export function usageBuckets (rows: readonly LedgerRow[], q: ReportQuery, bucket
  * nano-dollars, converted once). A line item is a model: the ledger keeps each
  * request's cost whole, priced once, so it is not split into input and output.
  */
-export function costBuckets (rows: readonly LedgerRow[], q: ReportQuery, buckets: readonly Bucket[]) {
+export function costBuckets (rows: readonly Row[], q: ReportQuery, buckets: readonly Bucket[]) {
   const project = q.groups.has('project_id')
   const key = q.groups.has('api_key_id')
   const line = q.groups.has('line_item')

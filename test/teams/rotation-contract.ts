@@ -98,7 +98,7 @@ export function rotationContract (label: string, setup: () => Promise<StoreUnder
         max_concurrency: 3,
         expires_at: '2099-01-01T00:00:00.000Z',
         budget: { usd: 1, period: 'month', spent_usd: 0.006265, remaining_usd: 0.993735, resets_at: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString() },
-        team_budget: { usd: 100, period: 'day', resets_at: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1)).toISOString() }
+        team_budget: { usd: 100, period: 'day', spent_usd: 0.006265, remaining_usd: 99.993735, resets_at: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1)).toISOString() }
       })
       expect(Object.keys(info)).not.toContain('key')
       expect(Object.keys(info)).not.toContain('key_hash')

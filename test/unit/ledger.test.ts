@@ -111,7 +111,6 @@ describe('spend ledger (SQLite)', () => {
     const flaky: LedgerStore = {
       write: async (rows, id) => { writes.push(id); if (down) throw new Error('down'); await real.write(rows, id) },
       spent: (...a) => real.spent(...a),
-      teamSpent: (...a) => real.teamSpent(...a),
       rows: (...a) => real.rows(...a)
     }
     const ledger = bufferedLedger(flaky, { log, metrics, flushMs: 60_000 })
