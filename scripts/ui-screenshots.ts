@@ -88,7 +88,8 @@ async function main (): Promise<void> {
       const requests = Math.round(900 * weight * load)
       const k = keys[i]!
       const [teamName, teamId] = teamOf[i]!
-      const row = emptyRow(k.id, k.name, model, day, teamId ?? '', teamName)
+      // The team the key was in: kept by ledgers that record it, ignored by the others.
+      const row: LedgerRow & { teamId: string, teamName: string } = { ...emptyRow(k.id, k.name, model, day), teamId: teamId ?? '', teamName }
       const p = PRICES[model]!
       row.requests = requests
       row.inputTokens = requests * 1800
