@@ -29,7 +29,8 @@ async function signIn (page: Page, g: TestGateway): Promise<void> {
   await page.getByRole('heading', { name: 'Keys' }).waitFor()
 }
 
-describe('the admin web page in headless Chromium', () => {
+// Generous: a browser on a small, busy machine.
+describe('the admin web page in headless Chromium', { timeout: 120_000 }, () => {
   let g: TestGateway
   let browser: Browser
   let page: Page
@@ -52,7 +53,7 @@ describe('the admin web page in headless Chromium', () => {
       if (!r.url().startsWith(g.url + '/')) foreignRequests.push(r.url())
       if (new URL(r.url()).pathname.startsWith('/admin/')) adminRequests.push(r.headers())
     })
-  })
+  }, 180_000)
   afterAll(async () => {
     await browser?.close()
     await g?.close()
