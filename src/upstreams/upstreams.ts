@@ -1,0 +1,50 @@
+import type { GatewayConfig } from '../config/schema.js'
+import type { Metrics } from '../metrics/metrics.js'
+import type { Dispatch } from '../proxy/interceptor.js'
+import { upstreamSpecs, type UpstreamSpec } from './config.js'
+import { UpstreamHealth } from './health.js'
+import { createUpstreamRouter, type RoutedUpstream } from './router.js'
+
+/** A terminal for one upstream: its dispatch and how to close its connections. */
+export interface UpstreamTerminal {
+  readonly dispatch: Dispatch
+  close (): Promise<void>
+}
+
+/** The upstreams of the gateway behind one dispatch (the innermost of the request path). */
+export interface UpstreamSet {
+  readonly dispatch: Dispatch
+  readonly names: readonly string[]
+  close (): Promise<void>
+}
+
+/**
+ * Builds every upstream of the config (its terminal, its health and `up` gauge) and the
+ * router over them. Called once at start-up.
+ * @example const upstreams = createUpstreamSet(config, metrics, (spec) => terminalFor(spec))
+ */
+export function createUpstreamSet (config: GatewayConfig, metrics: Metrics, terminal: (spec: UpstreamSpec) => UpstreamTerminal): UpstreamSet {
+  const terminals: UpstreamTerminal[] = []
+  const routed: RoutedUpstream[] = upstreamSpecs(config).map((spec) => {
+    const t = terminal(spec)
+    terminals.push(t)
+    const up = metrics.upstreamUp.labels(spec.name)
+    up.set(1)
+    return {
+      name: spec.name,
+      weight: spec.weight,
+      models: spec.models,
+      dispatch: t.dispatch,
+      health: new UpstreamHealth({
+        failuresToCooldown: config.UPSTREAM_FAILURES_TO_COOLDOWN,
+        cooldownMs: config.UPSTREAM_COOLDOWN_MS,
+        onChange: (isUp) => up.set(isUp ? 1 : 0)
+      })
+    }
+  })
+  return {
+    dispatch: createUpstreamRouter(routed, { retries: config.UPSTREAM_RETRIES, metrics }),
+    names: routed.map((u) => u.name),
+    close: async () => { await Promise.all(terminals.map((t) => t.close())) }
+  }
+}
