@@ -83,7 +83,10 @@ function resolveUpstreamKeys (config: GatewayConfig, env: NodeJS.ProcessEnv): Ga
   const upstreams = config.upstreams.map((u, i) => {
     if (names.has(u.name)) throw new GatewayConfigError(`upstreams.${i}.name: ${u.name} names another upstream already`)
     names.add(u.name)
-    if (u.api_key_env === undefined) return u
+    if (u.api_key_env === undefined) {
+      if (u.api_key === undefined) throw new GatewayConfigError(`upstreams.${i}: give its key as api_key_env (an environment variable) or api_key`)
+      return u
+    }
     if (u.api_key !== undefined) throw new GatewayConfigError(`upstreams.${i}: give api_key or api_key_env, not both`)
     const key = env[u.api_key_env]
     if (key === undefined || key === '') throw new GatewayConfigError(`upstreams.${i}.api_key_env: the environment variable ${u.api_key_env} is not set`)

@@ -27,12 +27,16 @@ describe('upstreams config', () => {
     expect(load).toThrow('upstreams.0.api_key_env: the environment variable COMETAPI_KEY_A is not set')
   })
 
+  it('an upstream of the file needs a key', () => {
+    expect(() => configFrom({ upstreams: [{ name: 'a', base_url: 'http://127.0.0.1:1/v1' }] })).toThrow('upstreams.0: give its key as api_key_env (an environment variable) or api_key')
+  })
+
   it('refuses two upstreams with one name, both key forms at once, bad weights and names', () => {
-    const u = { base_url: 'http://127.0.0.1:1/v1' }
+    const u = { base_url: 'http://127.0.0.1:1/v1', api_key: 'sk-x' }
     expect(() => configFrom({ upstreams: [{ name: 'a', ...u }, { name: 'a', ...u }] })).toThrow('upstreams.1.name: a names another upstream already')
-    expect(() => loadConfig({ K: 'x' }, { upstreams: [{ name: 'a', ...u, api_key: 'sk-x', api_key_env: 'K' }] })).toThrow('upstreams.0: give api_key or api_key_env, not both')
+    expect(() => loadConfig({ K: 'x' }, { upstreams: [{ name: 'a', ...u, api_key_env: 'K' }] })).toThrow('upstreams.0: give api_key or api_key_env, not both')
     expect(() => configFrom({ upstreams: [{ name: 'a', ...u, weight: 0 }] })).toThrow(/^upstreams\.0\.weight:/)
     expect(() => configFrom({ upstreams: [{ name: 'a b', ...u }] })).toThrow(/^upstreams\.0\.name:/)
-    expect(() => configFrom({ upstreams: [{ name: 'a', base_url: 'ftp://x' }] })).toThrow(/^upstreams\.0\.base_url:/)
+    expect(() => configFrom({ upstreams: [{ name: 'a', base_url: 'ftp://x', api_key: 'sk-x' }] })).toThrow(/^upstreams\.0\.base_url:/)
   })
 })

@@ -72,7 +72,8 @@ export interface UpstreamsGateway {
  */
 export async function upstreamsGateway (upstreams: Array<Record<string, unknown>>, overrides: Record<string, unknown> = {}, mock?: MockUpstream): Promise<UpstreamsGateway> {
   const own = mock ?? await startMockUpstream()
-  const gw = await startGateway({ upstreams, UPSTREAM_FAILURES_TO_COOLDOWN: 1000, LOG_LEVEL: 'warn', ...overrides }, {}, own)
+  const withKeys = upstreams.map((u) => ({ api_key: `sk-${String(u.name)}-key`, ...u }))
+  const gw = await startGateway({ upstreams: withKeys, UPSTREAM_FAILURES_TO_COOLDOWN: 1000, LOG_LEVEL: 'warn', ...overrides }, {}, own)
   return {
     gw,
     client: new OpenAI({ baseURL: gw.baseURL, apiKey: TEST_KEY, maxRetries: 0 }),
