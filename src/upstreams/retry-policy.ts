@@ -29,14 +29,18 @@ export function errorRetryReason (code: ErrorCode): RetryReason | undefined {
   return RETRY_ERRORS[code]
 }
 
+/** Why an upstream answer failed, or undefined when it is the client's answer. */
+export function statusRetryReason (status: number): RetryReason | undefined {
+  return RETRY_STATUSES[status]
+}
+
 /**
- * Why an upstream answer failed, or undefined when it is the client's answer. An upstream
- * that says `x-should-retry: false` is believed (OpenAI sends it on errors retrying cannot fix).
+ * Milliseconds to wait before this same upstream may be tried again for the request:
+ * what it asked for, or Infinity when it said `x-should-retry: false` (OpenAI sends it on
+ * errors that retrying the same account cannot fix; another upstream may still serve).
  */
-export function statusRetryReason (status: number, headers: Readonly<Record<string, string | string[]>>): RetryReason | undefined {
-  const reason = RETRY_STATUSES[status]
-  if (reason === undefined) return undefined
-  return first(headers['x-should-retry']) === 'false' ? undefined : reason
+export function sameUpstreamWaitMs (headers: Readonly<Record<string, string | string[]>>, now: number): number {
+  return first(headers['x-should-retry']) === 'false' ? Infinity : retryAfterMs(headers, now)
 }
 
 /**

@@ -2,7 +2,7 @@ import { gatewayError, type GatewayError } from '../errors.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { Controller, Dispatch, GatewayRequest, ResponseEnd, ResponseHandler, ResponseHead } from '../proxy/interceptor.js'
 import { chooseUpstream, serves, type Candidate } from './choice.js'
-import { errorRetryReason, MAX_RETRY_AFTER_MS, retryAfterMs, statusRetryReason, type RetryReason } from './retry-policy.js'
+import { errorRetryReason, MAX_RETRY_AFTER_MS, sameUpstreamWaitMs, statusRetryReason, type RetryReason } from './retry-policy.js'
 
 /** One upstream the router may send attempts to: its choice data, health, and terminal dispatch. */
 export interface RoutedUpstream extends Candidate {
@@ -38,7 +38,7 @@ function statusOutcome (status: number): AttemptOutcome {
  *   retried up to `retries` more times, on another upstream when there is one, as long as
  *   nothing of the answer went out; nothing of a failed attempt is ever passed on;
  * - a `retry-after` up to 2 s is waited for before trying the same upstream again; a
- *   longer one takes that upstream out of this request's choice;
+ *   longer one (or `x-should-retry: false`) takes that upstream out of this request's choice;
  * - every answer carries `x-gateway-upstream`, and a final error after retries carries
  *   `x-should-retry: false` (the client's SDK need not retry what the gateway just did).
  * Once `onResponseStart` was passed on, the rest of that attempt is relayed as it comes.
@@ -226,13 +226,13 @@ class Attempt implements ResponseHandler {
     if (this.dead) return
     const { route, upstream } = this
     const now = route.ctx.now()
-    const reason = statusRetryReason(head.status, head.headers)
+    const reason = statusRetryReason(head.status)
     route.ctx.meters.attempt(upstream.name, statusOutcome(head.status))
     if (reason === undefined) {
       upstream.health.succeed()
     } else {
       upstream.health.fail(now, this.probe)
-      const plan = route.retryPlan(upstream, reason, retryAfterMs(head.headers, now))
+      const plan = route.retryPlan(upstream, reason, sameUpstreamWaitMs(head.headers, now))
       if (plan !== undefined) {
         this.dead = true
         // A streamed error body would keep the connection busy: stop it. A buffered one is whole already.

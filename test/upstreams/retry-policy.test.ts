@@ -1,20 +1,21 @@
 import { describe, expect, it } from 'vitest'
-import { errorRetryReason, retryAfterMs, statusRetryReason } from '../../src/upstreams/retry-policy.js'
+import { errorRetryReason, retryAfterMs, sameUpstreamWaitMs, statusRetryReason } from '../../src/upstreams/retry-policy.js'
 
 describe('retry decision table', () => {
   it.each([
     [429, '429'], [500, '500'], [502, '502'], [503, '503'], [504, '504']
   ])('retries status %i', (status, reason) => {
-    expect(statusRetryReason(status, {})).toBe(reason)
+    expect(statusRetryReason(status)).toBe(reason)
   })
 
   it.each([200, 201, 301, 400, 401, 403, 404, 408, 409, 413, 422, 501, 505])('answers status %i as it is', (status) => {
-    expect(statusRetryReason(status, {})).toBeUndefined()
+    expect(statusRetryReason(status)).toBeUndefined()
   })
 
-  it('believes an upstream that says x-should-retry: false', () => {
-    expect(statusRetryReason(503, { 'x-should-retry': 'false' })).toBeUndefined()
-    expect(statusRetryReason(503, { 'x-should-retry': 'true' })).toBe('503')
+  it('an upstream that says x-should-retry: false is not tried again for this request (others may be)', () => {
+    expect(sameUpstreamWaitMs({ 'x-should-retry': 'false', 'retry-after': '1' }, 0)).toBe(Infinity)
+    expect(sameUpstreamWaitMs({ 'x-should-retry': 'true', 'retry-after': '1' }, 0)).toBe(1000)
+    expect(sameUpstreamWaitMs({}, 0)).toBe(0)
   })
 
   it('retries connection errors and header timeouts, not the other errors', () => {

@@ -190,6 +190,21 @@ describe('upstream router: retry-after', () => {
   })
 })
 
+describe('upstream router: x-should-retry from the upstream', () => {
+  it('x-should-retry: false keeps that upstream out of the request, another may serve it', async () => {
+    const a = fakeUpstream('a', [status(429, { 'x-should-retry': 'false' })])
+    const b = fakeUpstream('b', [ok])
+    const seen = route([a, b])
+    await seen.done
+    expect(seen.head!.headers['x-gateway-upstream']).toBe('b')
+    const only = fakeUpstream('only', [status(429, { 'x-should-retry': 'false' }), ok])
+    const alone = route([only])
+    await alone.done
+    expect(alone.events).toEqual(['start', 'head 429', 'end ok'])
+    expect(only.requests).toHaveLength(1)
+  })
+})
+
 describe('upstream router: nothing is retried once the answer started', () => {
   it('a stream that breaks after its first byte reaches the client as broken, on one attempt', async () => {
     const a = fakeUpstream('a', [{ type: 'stream', chunks: ['data: {"x":1}\n\n', 'data: {"x'], breakWith: 'GW_ERR_UPSTREAM_UNAVAILABLE' }])
