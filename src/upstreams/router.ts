@@ -148,7 +148,8 @@ class RoutedRequest implements Controller {
     // Always through a timer: a new attempt never starts inside the failed one's callback.
     this.timer = setTimeout(() => {
       this.timer = undefined
-      this.attempt(next)
+      // While it waited, other requests may have put `next` in cooldown: choose again then.
+      this.attempt(next.health.available(this.ctx.now()) ? next : this.choose() ?? next)
     }, waitMs)
   }
 
