@@ -203,7 +203,7 @@ const SAME_UPSTREAM_PAUSE_MS = 100
 
 /** The answer of a request whose client left before any attempt answered. */
 function abortedError (reason: Error | undefined): GatewayError {
-  return gatewayError('GW_ERR_UPSTREAM_UNAVAILABLE', ['the request was aborted'], { cause: reason })
+  return gatewayError('GW_ERR_CLIENT_CLOSED', [], { cause: reason })
 }
 
 /**

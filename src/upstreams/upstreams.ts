@@ -1,6 +1,7 @@
 import type { GatewayConfig } from '../config/schema.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { Dispatch } from '../proxy/interceptor.js'
+import { createUpstreamTarget, upstreamDispatch } from '../proxy/upstream.js'
 import { upstreamSpecs, type UpstreamSpec } from './config.js'
 import { UpstreamHealth } from './health.js'
 import { createUpstreamRouter, type RoutedUpstream } from './router.js'
@@ -21,9 +22,10 @@ export interface UpstreamSet {
 /**
  * Builds every upstream of the config (its terminal, its health and `up` gauge) and the
  * router over them. Called once at start-up.
- * @example const upstreams = createUpstreamSet(config, metrics, (spec) => terminalFor(spec))
+ * `terminal` makes each upstream's dispatch: by default undici to its base URL with its key.
+ * @example const upstreams = createUpstreamSet(config, metrics)
  */
-export function createUpstreamSet (config: GatewayConfig, metrics: Metrics, terminal: (spec: UpstreamSpec) => UpstreamTerminal): UpstreamSet {
+export function createUpstreamSet (config: GatewayConfig, metrics: Metrics, terminal: (spec: UpstreamSpec) => UpstreamTerminal = (spec) => undiciTerminal(spec, config)): UpstreamSet {
   const terminals: UpstreamTerminal[] = []
   const routed: RoutedUpstream[] = upstreamSpecs(config).map((spec) => {
     const t = terminal(spec)
@@ -47,4 +49,10 @@ export function createUpstreamSet (config: GatewayConfig, metrics: Metrics, term
     names: routed.map((u) => u.name),
     close: async () => { await Promise.all(terminals.map((t) => t.close())) }
   }
+}
+
+/** One upstream's terminal: its own undici pool, base path and key. */
+function undiciTerminal (spec: UpstreamSpec, config: GatewayConfig): UpstreamTerminal {
+  const target = createUpstreamTarget({ name: spec.name, baseUrl: spec.baseUrl, apiKey: spec.apiKey }, config)
+  return { dispatch: upstreamDispatch(target), close: () => target.close() }
 }

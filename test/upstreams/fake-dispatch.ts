@@ -10,7 +10,7 @@ import type { RoutedUpstream } from '../../src/upstreams/router.js'
 export type Script =
   | { type: 'status', status: number, headers?: Record<string, string>, body?: string, kind?: 'buffered' | 'sse' }
   | { type: 'error', code: ErrorCode }
-  | { type: 'stream', chunks: string[], breakWith?: ErrorCode }
+  | { type: 'stream', chunks: string[], breaks?: boolean }
   | { type: 'hang' }
 
 export interface FakeUpstream extends RoutedUpstream {
@@ -20,6 +20,8 @@ export interface FakeUpstream extends RoutedUpstream {
   readonly controllers: LocalController[]
   /** The answers to give, one per attempt; the last repeats. */
   script: Script[]
+  /** Ends every hanging attempt with this error (its connection broke). */
+  failHanging (code: ErrorCode): void
 }
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
@@ -27,6 +29,7 @@ const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
 export function fakeUpstream (name: string, script: Script[], opts: { weight?: number, models?: string[], failuresToCooldown?: number, cooldownMs?: number, onChange?: (up: boolean) => void } = {}): FakeUpstream {
   const requests: GatewayRequest[] = []
   const controllers: LocalController[] = []
+  const hanging: Array<(code: ErrorCode) => void> = []
   const self: FakeUpstream = {
     name,
     weight: opts.weight ?? 1,
@@ -35,30 +38,34 @@ export function fakeUpstream (name: string, script: Script[], opts: { weight?: n
     requests,
     controllers,
     script,
+    failHanging: (code) => { for (const f of hanging.splice(0)) f(code) },
     dispatch: ((request, handler) => {
       const step = self.script[Math.min(requests.length, self.script.length - 1)]!
       requests.push(request)
-      play(step, handler, controllers).catch(() => {})
+      play(step, handler, controllers, hanging).catch(() => {})
     }) satisfies Dispatch
   }
   return self
 }
 
-async function play (step: Script, handler: ResponseHandler, controllers: LocalController[]): Promise<void> {
+/** Plays one answer the way the undici terminal does: an aborted attempt ends with GW_ERR_CLIENT_CLOSED before its head, `client_abort` after. */
+async function play (step: Script, handler: ResponseHandler, controllers: LocalController[], hanging: Array<(code: ErrorCode) => void>): Promise<void> {
   let onAbort: (reason: Error) => void = () => {}
   const controller = new LocalController({ abort: (reason) => onAbort(reason) })
   controllers.push(controller)
   handler.onRequestStart(controller)
   if (controller.aborted) {
-    handler.onResponseError(controller, gatewayError('GW_ERR_UPSTREAM_UNAVAILABLE', ['aborted']))
+    handler.onResponseError(controller, gatewayError('GW_ERR_CLIENT_CLOSED'))
     return
   }
   if (step.type === 'hang') {
-    onAbort = () => handler.onResponseError(controller, gatewayError('GW_ERR_UPSTREAM_UNAVAILABLE', ['aborted']))
+    let over = false
+    onAbort = () => { if (!over) { over = true; handler.onResponseError(controller, gatewayError('GW_ERR_CLIENT_CLOSED')) } }
+    hanging.push((code) => { if (!over) { over = true; handler.onResponseError(controller, gatewayError(code, ['broke'])) } })
     return
   }
   await tick()
-  if (controller.aborted) return handler.onResponseError(controller, gatewayError('GW_ERR_UPSTREAM_UNAVAILABLE', ['aborted']))
+  if (controller.aborted) return handler.onResponseError(controller, gatewayError('GW_ERR_CLIENT_CLOSED'))
   if (step.type === 'error') return handler.onResponseError(controller, gatewayError(step.code, ['fake']))
   if (step.type === 'status') {
     const kind = step.kind ?? 'buffered'
@@ -66,7 +73,7 @@ async function play (step: Script, handler: ResponseHandler, controllers: LocalC
     handler.onResponseStart(controller, { status: step.status, headers: { 'content-type': 'application/json', ...step.headers }, kind, ...(kind === 'buffered' ? { body } : {}) })
     if (kind !== 'buffered') {
       await tick()
-      if (controller.aborted) return handler.onResponseError(controller, gatewayError('GW_ERR_UPSTREAM_UNAVAILABLE', ['aborted']))
+      if (controller.aborted) return handler.onResponseError(controller, gatewayError('GW_ERR_CLIENT_CLOSED'))
       handler.onResponseData(controller, body)
     }
     handler.onResponseEnd(controller, { outcome: 'ok' })
@@ -79,8 +86,7 @@ async function play (step: Script, handler: ResponseHandler, controllers: LocalC
     handler.onResponseData(controller, Buffer.from(chunk))
   }
   await tick()
-  if (step.breakWith !== undefined) handler.onResponseError(controller, gatewayError(step.breakWith, ['broke']))
-  else handler.onResponseEnd(controller, { outcome: 'ok' })
+  handler.onResponseEnd(controller, { outcome: step.breaks === true ? 'upstream_error' : 'ok' })
 }
 
 /** What the handler above the router saw, in order. */

@@ -207,11 +207,11 @@ describe('upstream router: x-should-retry from the upstream', () => {
 
 describe('upstream router: nothing is retried once the answer started', () => {
   it('a stream that breaks after its first byte reaches the client as broken, on one attempt', async () => {
-    const a = fakeUpstream('a', [{ type: 'stream', chunks: ['data: {"x":1}\n\n', 'data: {"x'], breakWith: 'GW_ERR_UPSTREAM_UNAVAILABLE' }])
+    const a = fakeUpstream('a', [{ type: 'stream', chunks: ['data: {"x":1}\n\n', 'data: {"x'], breaks: true }])
     const b = fakeUpstream('b', [ok])
     const seen = route([a, b])
     await seen.done
-    expect(seen.events).toEqual(['start', 'head 200', 'data', 'data', 'error GW_ERR_UPSTREAM_UNAVAILABLE'])
+    expect(seen.events).toEqual(['start', 'head 200', 'data', 'data', 'end upstream_error'])
     expect(seen.head!.headers['x-gateway-upstream']).toBe('a')
     expect(b.requests).toHaveLength(0)
   })
@@ -235,7 +235,7 @@ describe('upstream router: backpressure and abort', () => {
     outer.abort(new Error('client left'))
     await seen.done
     expect(b.controllers[0]!.aborted).toBe(true)
-    expect(seen.events).toEqual(['start', 'error GW_ERR_UPSTREAM_UNAVAILABLE'])
+    expect(seen.events).toEqual(['start', 'error GW_ERR_CLIENT_CLOSED'])
     // An aborted attempt is not retried.
     expect(a.requests.length + b.requests.length).toBe(2)
   })
@@ -264,7 +264,7 @@ describe('upstream router: backpressure and abort', () => {
     outer.abort(new Error('client left'))
     await vi.advanceTimersByTimeAsync(5000)
     await seen.done
-    expect(seen.events).toEqual(['start', 'error GW_ERR_UPSTREAM_UNAVAILABLE'])
+    expect(seen.events).toEqual(['start', 'error GW_ERR_CLIENT_CLOSED'])
     expect(a.requests).toHaveLength(1)
   })
 
@@ -274,7 +274,7 @@ describe('upstream router: backpressure and abort', () => {
     const { handler, seen } = recordingHandler({ onStart: (c) => c.abort(new Error('gone')) })
     dispatch(request(), handler)
     await seen.done
-    expect(seen.events).toEqual(['start', 'error GW_ERR_UPSTREAM_UNAVAILABLE'])
+    expect(seen.events).toEqual(['start', 'error GW_ERR_CLIENT_CLOSED'])
     expect(a.requests).toHaveLength(0)
   })
 })
@@ -330,7 +330,7 @@ describe('upstream router: models and cooldown', () => {
     expect(a.requests).toHaveLength(3)
     expect(other.head!.headers['x-gateway-upstream']).toBe('b')
     // The probe fails (its connection breaks): a full cooldown again, and the probe request is retried on b.
-    ;(a.controllers[2]!).abort(new Error('connection reset'))
+    a.failHanging('GW_ERR_UPSTREAM_UNAVAILABLE')
     await probe.done
     expect(probe.events).toEqual(['start', 'head 200', 'end ok'])
     expect(probe.head!.headers['x-gateway-upstream']).toBe('b')
