@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { chatStreamEvents, startMockUpstream, type MockUpstream } from '../../src/mock/upstream.js'
+import { waitFor } from '../helpers/gateway.js'
 import { chat, closedPortUrl, scriptedServer, upstreamsGateway, type ScriptedServer, type UpstreamsGateway } from './servers.js'
 
 describe('streams and retries', () => {
@@ -47,5 +48,17 @@ describe('streams and retries', () => {
     expect(failure === undefined || failure instanceof Error).toBe(true)
     expect(broken.requests).toHaveLength(1)
     expect(good.requests).toHaveLength(0)
+  })
+
+  it('a client that leaves ends the upstream request of the attempt after a failover', async () => {
+    good = await startMockUpstream({ latencyMs: 10_000 })
+    g = await upstreamsGateway([{ name: 'down', base_url: await closedPortUrl(), weight: 1000 }, { name: 'slow', base_url: good.baseUrl }], {}, good)
+    const controller = new AbortController()
+    const pending = g.client.chat.completions.create({ ...chat, stream: true }, { signal: controller.signal }).catch((e: unknown) => e)
+    await waitFor(() => good.requests.length === 1)
+    controller.abort()
+    await pending
+    await waitFor(() => good.requests[0]!.aborted, 5000)
+    expect(good.requests).toHaveLength(1)
   })
 })
