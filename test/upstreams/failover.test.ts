@@ -55,7 +55,7 @@ describe('failover across upstreams', () => {
 
   it('an upstream that sends no headers within UPSTREAM_TIMEOUT_MS is retried on the other', async () => {
     const bad = await failing(hang)
-    const { g } = await setUp({ base_url: bad.baseUrl }, { UPSTREAM_TIMEOUT_MS: 400 })
+    const { g } = await setUp({ base_url: bad.baseUrl }, { UPSTREAM_TIMEOUT_MS: 1000 })
     const { response } = await g.client.chat.completions.create(chat).withResponse()
     expect(response.status).toBe(200)
     expect(response.headers.get('x-gateway-upstream')).toBe('good')
