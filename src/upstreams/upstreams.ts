@@ -16,6 +16,8 @@ export interface UpstreamTerminal {
 export interface UpstreamSet {
   readonly dispatch: Dispatch
   readonly names: readonly string[]
+  /** Where Realtime WebSocket sessions go: the first upstream (they are not routed or retried). */
+  readonly realtime: { readonly baseUrl: string, readonly authorization: string | undefined }
   close (): Promise<void>
 }
 
@@ -27,7 +29,8 @@ export interface UpstreamSet {
  */
 export function createUpstreamSet (config: GatewayConfig, metrics: Metrics, terminal: (spec: UpstreamSpec) => UpstreamTerminal = (spec) => undiciTerminal(spec, config)): UpstreamSet {
   const terminals: UpstreamTerminal[] = []
-  const routed: RoutedUpstream[] = upstreamSpecs(config).map((spec) => {
+  const specs = upstreamSpecs(config)
+  const routed: RoutedUpstream[] = specs.map((spec) => {
     const t = terminal(spec)
     terminals.push(t)
     const up = metrics.upstreamUp.labels(spec.name)
@@ -47,6 +50,7 @@ export function createUpstreamSet (config: GatewayConfig, metrics: Metrics, term
   return {
     dispatch: createUpstreamRouter(routed, { retries: config.UPSTREAM_RETRIES, metrics }),
     names: routed.map((u) => u.name),
+    realtime: { baseUrl: specs[0]!.baseUrl, authorization: specs[0]!.apiKey !== undefined ? `Bearer ${specs[0]!.apiKey}` : undefined },
     close: async () => { await Promise.all(terminals.map((t) => t.close())) }
   }
 }
