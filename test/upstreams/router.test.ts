@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createMetrics } from '../../src/metrics/metrics.js'
 import { createUpstreamRouter, type RouterOptions } from '../../src/upstreams/router.js'
+import { waitFor } from '../helpers/gateway.js'
 import { fakeUpstream, recordingHandler, request, type FakeUpstream } from './fake-dispatch.js'
 
 function route (upstreams: FakeUpstream[], options: Partial<RouterOptions> = {}, model?: string) {
@@ -224,7 +225,7 @@ describe('upstream router: backpressure and abort', () => {
     const dispatch = createUpstreamRouter([a, b], { retries: 2, random: () => 0 })
     const { handler, seen } = recordingHandler()
     dispatch(request(), handler)
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    await waitFor(() => b.controllers.length === 1)
     expect(b.controllers).toHaveLength(1)
     const outer = [...seen.controllers][0] as { pause (): void, resume (): void, abort (e: Error): void }
     outer.pause()
@@ -246,7 +247,7 @@ describe('upstream router: backpressure and abort', () => {
     const dispatch = createUpstreamRouter([a, b], { retries: 2, random: () => 0 })
     const { handler, seen } = recordingHandler({ onStart: (c) => c.pause() })
     dispatch(request(), handler)
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    await waitFor(() => b.controllers.length === 1)
     expect(b.controllers[0]!.paused).toBe(true)
     const outer = [...seen.controllers][0] as { abort (e: Error): void }
     outer.abort(new Error('bye'))
@@ -356,7 +357,7 @@ describe('upstream router: models and cooldown', () => {
     const dispatch = createUpstreamRouter([a, b], opts)
     const { handler, seen } = recordingHandler()
     dispatch(request(), handler)
-    await new Promise((resolve) => setTimeout(resolve, 10))
+    await waitFor(() => a.controllers.length === 2)
     ;([...seen.controllers][0] as { abort (e: Error): void }).abort(new Error('client left'))
     await seen.done
     expect(a.requests).toHaveLength(2)
