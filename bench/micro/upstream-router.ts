@@ -31,5 +31,3 @@ export function upstreamRouterBench (timeMs?: number): string {
     { name: 'router, three upstreams (weights, models)', fn: () => three(request, handler) }
   ], timeMs)
 }
-
-if (process.argv[1]?.endsWith('upstream-router.js')) process.stdout.write(upstreamRouterBench() + '\n')
