@@ -100,6 +100,9 @@ export async function buildApp (config: GatewayConfig, deps: GatewayDeps): Promi
     loggerInstance: deps.log as unknown as FastifyBaseLogger,
     // One log line per request is ours (the recorder), not Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
+    // No per-request child logger: nothing logs through request.log (our lines carry reqId
+    // themselves), and a pino child per request is measurable (bench/micro/recorder.ts).
+    childLoggerFactory: (logger) => logger,
     bodyLimit: config.MAX_BODY_BYTES,
     trustProxy: config.TRUST_PROXY,
     genReqId: (req) => clientRequestId(req.headers['x-request-id']) ?? newRequestId(),

@@ -66,6 +66,10 @@ export async function recorderBench (timeMs?: number): Promise<string> {
       { name: 'no redaction (line built from known-safe fields)', fn: () => plain.info(line, 'request') },
       { name: 'hand-built JSON to the destination (src/metrics/log-line.ts)', fn: () => { writeLine('info', line); return 1 } }
     ], timeMs),
+    group('Per-request child logger (what Fastify makes for request.log)', [
+      { name: 'log.child({ reqId })', fn: () => redacted.child({ reqId: 'req_0123456789abcdef01234567' }) },
+      { name: 'the process logger itself (src/app.ts childLoggerFactory)', fn: () => redacted }
+    ], timeMs),
     group('Duration histogram observation (prom-client)', [
       { name: 'histogram.labels(route, model).observe()', fn: () => metrics.duration.labels('/v1/chat/completions', 'gpt-5.2-chat-latest').observe(0.0014) },
       { name: 'cached child.observe()', fn: () => child.observe(0.0014) }
