@@ -50,8 +50,9 @@ function slot (features: readonly Feature[], name: string): Interceptor<KeyPrinc
  *   limits     rpm, tpm, concurrency, budget: outside cache, so a hit counts for rpm
  *   metering   include_usage, the tap and the strip, usage → ResponseEnd.usage, cost header:
  *              outside cache, so a hit is metered (at $0, as saved) like any answer
- *   cache      lookup, coalescing, store: the innermost feature, so only misses go on
- *   terminal   the upstream (the several-upstreams router takes this place)
+ *   cache      lookup, coalescing, store: so only misses go on
+ *   upstreams  choose, retry, fallback, cooldown (dispatches to its own targets)
+ *   terminal   one upstream target (used as is while no router is configured)
  */
 function requestPath (deps: GatewayDeps): Dispatch<KeyPrincipal> {
   const f = deps.features
@@ -64,7 +65,8 @@ function requestPath (deps: GatewayDeps): Dispatch<KeyPrincipal> {
     slot(f, 'ownership'),
     slot(f, 'limits'),
     slot(f, 'metering'),
-    slot(f, 'cache')
+    slot(f, 'cache'),
+    slot(f, 'upstreams')
   )
 }
 
