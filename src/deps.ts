@@ -5,9 +5,11 @@ import type { Feature, FeatureContext } from './feature.js'
 import { createMetrics } from './metrics/metrics.js'
 import { createUpstreamTarget } from './proxy/upstream.js'
 import { createKeysFeature } from './auth/feature.js'
+import { createTeamsFeature, openTeams } from './teams/feature.js'
 import { createRateLimitFeature } from './ratelimit/feature.js'
 import { createCacheFeature } from './cache/feature.js'
 import { createMeteringFeature } from './metering/feature.js'
+import { createTracingFeature } from './tracing/feature.js'
 import { createRedis, redisPing, redisReady, type RedisClient } from './store/redis.js'
 import { openSqlite } from './store/sqlite.js'
 
@@ -27,10 +29,14 @@ export async function createDeps (config: GatewayConfig, log: Logger, overrides:
   const ctx: FeatureContext = { config, log, metrics, redis, sqlite }
 
   // The features, found by name: app.ts places their interceptors on the request path.
-  const keys = await createKeysFeature(ctx)
+  // Teams first: the key resolver reads each key's team from their in-process directory.
+  const teams = await openTeams(ctx)
+  const keys = await createKeysFeature(ctx, { teams: teams.directory, audit: teams.audit })
   // Metering is built before limits: budgets read its spend ledger.
-  const metering = createMeteringFeature(ctx)
-  const features: Feature[] = [keys, createRateLimitFeature(ctx, metering.spend), metering, createCacheFeature(ctx)]
+  const metering = createMeteringFeature(ctx, { teamName: (id) => teams.directory.get(id)?.name })
+  const features: Feature[] = [keys, createTeamsFeature(ctx, teams, { keys: keys.store, resolver: keys.resolver, ledger: metering.ledger }), createRateLimitFeature(ctx, metering.spend), metering, createCacheFeature(ctx)]
+  const tracing = createTracingFeature(ctx)
+  if (tracing !== undefined) features.push(tracing)
   // Shared connections close last: features close in reverse order, so they go first.
   if (redis !== undefined) features.unshift(redisFeature(redis))
   if (sqlite !== undefined) features.unshift({ name: 'sqlite', close: async () => { sqlite.close() } })
@@ -41,7 +47,8 @@ export async function createDeps (config: GatewayConfig, log: Logger, overrides:
     keys: keys.resolver,
     metrics,
     features,
-    modelLabel: metering.modelLabel
+    modelLabel: metering.modelLabel,
+    meterTokens: metering.meterTokens
   }
 }
 

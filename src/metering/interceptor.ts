@@ -55,7 +55,7 @@ function includesUsage (json: Readonly<Record<string, unknown>>): boolean {
 }
 
 /** Prices tokens; a cache hit costs nothing (what it would have cost is its saving). */
-function summarize (priced: PricedModel, u: TokenUsage, estimated: boolean, hit: boolean): UsageSummary {
+export function summarize (priced: PricedModel, u: TokenUsage, estimated: boolean, hit: boolean): UsageSummary {
   const cost = priced.price === undefined || hit ? 0 : priceUsage(u, priced.price)
   return { model: priced.model, label: priced.label, inputTokens: u.input, cachedInputTokens: u.cached, outputTokens: u.output, reasoningTokens: u.reasoning, costNanos: cost, estimated, priced: priced.price !== undefined }
 }
@@ -262,9 +262,16 @@ function streamUsage (event: Buffer | undefined): TokenUsage | undefined {
   }
 }
 
-/** The one record of a request: a cache hit costs 0 and saves what it would have cost. */
-function usageRecord (req: GatewayRequest, u: UsageSummary, priced: PricedModel, key: { id: string, name: string }, hit: boolean): UsageRecord {
+/**
+ * The one record of a request: a cache hit costs 0 and saves what it would have cost.
+ * It carries the caller's team when it is billed to the caller (a background response
+ * read by another key is billed to its creator, whose team the tracker does not keep).
+ */
+export function usageRecord (req: GatewayRequest, u: UsageSummary, priced: PricedModel, key: { id: string, name: string }, hit: boolean): UsageRecord {
+  const mine = key.id === req.principal.id
+  const team = { teamId: mine ? req.principal.teamId : null, teamName: mine ? req.principal.teamName : null }
   return {
+    ...team,
     keyId: key.id,
     keyName: key.name,
     model: priced.model,
