@@ -88,9 +88,8 @@ export function createRedisOwnershipStore (redis: RedisClient): OwnershipStore {
     kind: 'redis',
 
     async record (objects) {
-      for (const o of objects) {
-        await commands.ownedRecord(OWNERS, keyIndex(o.ownerKeyId), teamIndex(o.ownerTeamId), o.id, JSON.stringify(o), o.createdAt, o.ownerTeamId === null ? '0' : '1')
-      }
+      // Sent together (ioredis writes them back to back); durable once all answered.
+      await Promise.all(objects.map((o) => commands.ownedRecord(OWNERS, keyIndex(o.ownerKeyId), teamIndex(o.ownerTeamId), o.id, JSON.stringify(o), o.createdAt, o.ownerTeamId === null ? '0' : '1')))
     },
 
     async lookup (ids) {
