@@ -60,7 +60,8 @@ export const catalogue = {
   GW_ERR_TEAM_NAME_TAKEN: { status: 409, type: 'invalid_request_error', code: 'conflict', message: 'A team named %s exists already.' },
   GW_ERR_TEAM_NOT_EMPTY: { status: 409, type: 'invalid_request_error', code: 'team_not_empty', message: 'Team %s still has keys that are not revoked; revoke them or move them first.' },
   GW_ERR_CLIENT_KEY_FORBIDDEN: { status: 403, type: 'invalid_request_error', code: 'admin_key_required', message: 'This route needs the admin key, not a client key.' },
-  GW_ERR_INTERNAL: { status: 500, type: 'api_error', code: 'internal_error', message: 'The gateway failed unexpectedly; the request id is in x-request-id.' }
+  GW_ERR_INTERNAL: { status: 500, type: 'api_error', code: 'internal_error', message: 'The gateway failed unexpectedly; the request id is in x-request-id.' },
+  GW_ERR_CLIENT_CLOSED: { status: 499, type: 'api_error', code: 'client_closed', message: 'The client closed the connection before the answer (never sent: it is for the log line).' }
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof catalogue
