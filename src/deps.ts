@@ -8,6 +8,7 @@ import { createKeysFeature } from './auth/feature.js'
 import { createRateLimitFeature } from './ratelimit/feature.js'
 import { createCacheFeature } from './cache/feature.js'
 import { createMeteringFeature } from './metering/feature.js'
+import { createOwnershipFeature } from './ownership/feature.js'
 import { createRedis, redisPing, redisReady, type RedisClient } from './store/redis.js'
 import { openSqlite } from './store/sqlite.js'
 
@@ -31,6 +32,8 @@ export async function createDeps (config: GatewayConfig, log: Logger, overrides:
   // Metering is built before limits: budgets read its spend ledger.
   const metering = createMeteringFeature(ctx)
   const features: Feature[] = [keys, createRateLimitFeature(ctx, metering.spend), metering, createCacheFeature(ctx)]
+  // Batches read back are billed through metering (ledger and meters), at batch prices.
+  features.push(createOwnershipFeature(ctx, { prices: metering.prices, onRecord: metering.record }))
   // Shared connections close last: features close in reverse order, so they go first.
   if (redis !== undefined) features.unshift(redisFeature(redis))
   if (sqlite !== undefined) features.unshift({ name: 'sqlite', close: async () => { sqlite.close() } })

@@ -4,7 +4,8 @@ import { bufferedLedger, type LedgerStore, type SpendLedger } from './ledger.js'
 import { redisLedgerStore } from './ledger-redis.js'
 import { sqliteLedgerStore } from './ledger-sqlite.js'
 import { usageMeters } from './meters.js'
-import { createPriceTable } from './pricing.js'
+import { createPriceTable, type PriceTable } from './pricing.js'
+import type { UsageRecord } from './record.js'
 import type { SpendReader } from './spend.js'
 import { meteringInterceptor } from './interceptor.js'
 import { usageRoutes } from './usage-routes.js'
@@ -16,6 +17,10 @@ export interface MeteringFeature extends Feature {
   readonly ledger: SpendLedger
   /** The metrics label of a requested model: its pricing entry, or `other`. */
   modelLabel (model: string | undefined): string
+  /** The price table (batch billing reads batch rates from it). */
+  readonly prices: PriceTable
+  /** Records usage metered outside the interceptor (a batch's results read back): ledger and meters. */
+  record (record: UsageRecord): void
 }
 
 /**
@@ -41,6 +46,11 @@ export function createMeteringFeature (ctx: FeatureContext, options: { flushMs?:
     name: 'metering',
     interceptor,
     modelLabel: (model) => prices.resolve(model).label,
+    prices,
+    record: (record) => {
+      ledger.record(record)
+      meters.observe(record, undefined)
+    },
     spend: ledger,
     ledger,
     adminRoutes: (admin) => usageRoutes(admin, ledger),

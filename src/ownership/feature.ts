@@ -1,20 +1,19 @@
-import type { FeatureContext } from '../feature.js'
+import type { KeyPrincipal } from '../auth/principal.js'
+import type { Feature, FeatureContext } from '../feature.js'
 import type { PriceTable } from '../metering/pricing.js'
 import type { UsageRecord } from '../metering/record.js'
-import type { Interceptor, Principal } from '../proxy/interceptor.js'
+import type { Interceptor } from '../proxy/interceptor.js'
 import { BatchBilling } from './batch-billing.js'
 import { ownershipInterceptor } from './interceptor.js'
 import { createRedisOwnershipStore } from './redis-store.js'
 import { createSqliteOwnershipStore } from './sqlite-store.js'
 import type { OwnershipStore } from './store.js'
 
-export interface OwnershipFeature {
+export interface OwnershipFeature extends Feature {
   readonly name: 'ownership'
   readonly store: OwnershipStore
-  /** For the `access` slot of the request path. */
-  interceptor<P extends Principal> (): Interceptor<P>
-  ready (): Promise<boolean>
-  close (): Promise<void>
+  /** Its slot on the request path: with access, before limits (a refused request uses no quota). */
+  readonly interceptor: Interceptor<KeyPrincipal>
 }
 
 export interface OwnershipFeatureOptions {
@@ -37,7 +36,7 @@ export function createOwnershipFeature (ctx: FeatureContext, opts: OwnershipFeat
   return {
     name: 'ownership',
     store,
-    interceptor: () => ownershipInterceptor({ store, billing, log: ctx.log }),
+    interceptor: ownershipInterceptor<KeyPrincipal>({ store, billing, log: ctx.log }),
     ready: () => store.ready(),
     close: () => store.close()
   }
