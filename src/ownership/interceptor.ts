@@ -5,7 +5,7 @@ import { OwnershipHandler, type AnswerJob, type Caller } from './answers.js'
 import type { BatchBilling } from './batch-billing.js'
 import { createdObjects, NOUNS, OBJECT_ROOTS, objectRoute, rootOf, type ObjectRoute } from './collections.js'
 import { collectBody } from './collect.js'
-import { bodyReferences, TooManyReferences, type Reference } from './references.js'
+import { duplicateReference, scanReferences, TooManyReferences, type Reference } from './references.js'
 import { owns, type OwnedObject, type OwnershipStore } from './store.js'
 
 export interface OwnershipOptions {
@@ -95,10 +95,14 @@ export function ownershipInterceptor<P extends Principal> (opts: OwnershipOption
       let refs: Reference[] = []
       if (walk) {
         try {
-          refs = bodyReferences(request.json!)
+          const scan = scanReferences(request.json!)
+          refs = scan.refs
+          // A name given twice: this gateway read the last, a first-wins upstream would read the other.
+          const twice = scan.named && request.body !== undefined ? duplicateReference(request.body.toString('utf8')) : undefined
+          if (twice !== undefined) return refuse(handler, gatewayError('GW_ERR_DUPLICATE_FIELD', [twice], { param: twice }))
         } catch (err) {
-          const param = err instanceof TooManyReferences ? err.param : null
-          return refuse(handler, gatewayError('GW_ERR_BAD_REQUEST', ['The request names too many objects.'], { param }))
+          if (!(err instanceof TooManyReferences)) throw err
+          return refuse(handler, gatewayError('GW_ERR_BAD_REQUEST', ['The request names too many objects.'], { param: err.param }))
         }
       }
       if (route === undefined && refs.length === 0) return next(request, handler)

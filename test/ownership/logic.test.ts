@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createdObjects, objectRoute, resultFiles, rootOf } from '../../src/ownership/collections.js'
-import { bodyReferences, MAX_REFERENCES, TooManyReferences } from '../../src/ownership/references.js'
+import { bodyReferences, duplicateReference, MAX_REFERENCES, scanReferences, TooManyReferences } from '../../src/ownership/references.js'
 import { filterPage, itemIds, parseList, upstreamCursor } from '../../src/ownership/list-filter.js'
 import { streamObjectId } from '../../src/ownership/stream-id.js'
 
@@ -94,16 +94,16 @@ describe('body references', () => {
       tools: [{ type: 'file_search', vector_store_ids: ['vs_1', 'vs_2'] }, { type: 'code_interpreter', container: 'cntr_1' }, { type: 'code_interpreter', container: { type: 'auto', file_ids: ['file-c'] } }],
       input_file_id: 'file-d'
     })
-    // An object's own references come before those of its children; children in document order.
-    expect(refs).toEqual([
-      { collection: 'files', id: 'file-d', param: 'input_file_id' },
+    // Every place once, whatever the order of the walk.
+    expect([...refs].sort((a, b) => a.param.localeCompare(b.param))).toEqual([
       { collection: 'files', id: 'file-a', param: 'input[0].content[1].file_id' },
+      { collection: 'files', id: 'file-d', param: 'input_file_id' },
       { collection: 'files', id: 'file-b', param: 'messages[0].content[0].file.file_id' },
       { collection: 'vector_stores', id: 'vs_1', param: 'tools[0].vector_store_ids[0]' },
       { collection: 'vector_stores', id: 'vs_2', param: 'tools[0].vector_store_ids[1]' },
       { collection: 'containers', id: 'cntr_1', param: 'tools[1].container' },
       { collection: 'files', id: 'file-c', param: 'tools[2].container.file_ids[0]' }
-    ])
+    ].sort((a, b) => a.param.localeCompare(b.param)))
   })
 
   it('schemas, metadata and citations are not references', () => {
@@ -114,6 +114,22 @@ describe('body references', () => {
       previous_response_id: null,
       file_id: 42
     })).toEqual([])
+  })
+
+  it('names are matched under case folding, as Go upstreams read them', () => {
+    expect(bodyReferences({ input: [{ File_ID: 'file-x' }, { vector_ſtore_id: 'vs_y' }, { tools: [{ Vector_Store_IDs: ['vs_z'] }] }] }).map((r) => r.id).sort()).toEqual(['file-x', 'vs_y', 'vs_z'])
+  })
+
+  it('a reference name given twice in one object is found in the text', () => {
+    const twice = '{"input":[{"type":"input_file","file_id":"file-theirs","file_id":"file-mine"}]}'
+    expect(scanReferences(JSON.parse(twice))).toMatchObject({ named: true, refs: [{ id: 'file-mine' }] })
+    expect(duplicateReference(twice)).toBe('file_id')
+    expect(duplicateReference('{"a":{"file_id":"x","FILE_ID":"y"}}')).toBe('FILE_ID')
+    expect(duplicateReference(String.raw`{"a":{"file_id":"x","file\u005fid":"y"}}`)).toBe('file_id')
+    expect(duplicateReference('{"a":{"file_id":{},"file_id":"theirs"}}')).toBe('file_id')
+    // The same name in different objects, in strings, or in arrays is not a duplicate.
+    expect(duplicateReference(String.raw`{"a":[{"file_id":"x"},{"file_id":"y"}],"t":""file_id":1,"file_id"","b":{"file_id":"z","c":{"file_id":"w"}}}`)).toBeUndefined()
+    expect(scanReferences({ messages: [{ role: 'user', content: 'hi' }] }).named).toBe(false)
   })
 
   it('deep nesting is walked without recursion', () => {
