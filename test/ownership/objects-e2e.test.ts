@@ -6,7 +6,9 @@ import { startRedis, type PrivateRedis } from '../helpers/redis.js'
 
 const KEY_A = 'sk-alice-0123456789abcdefghijklmnopqrstuvwxyz'
 const KEY_B = 'sk-bob-0123456789abcdefghijklmnopqrstuvwxyzab'
-const KEYS = [{ name: 'alice', key: KEY_A }, { name: 'bob', key: KEY_B }]
+const KEY_C = 'sk-carol-0123456789abcdefghijklmnopqrstuvwxy'
+/** carol has a budget that one batch of this test upstream overspends ($0.002275 at the default price). */
+const KEYS = [{ name: 'alice', key: KEY_A }, { name: 'bob', key: KEY_B }, { name: 'carol', key: KEY_C, budget_usd: 0.002 }]
 const BATCH_INPUT = [1, 2].map((i) => JSON.stringify({ custom_id: `r${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: 'gpt-5.2-chat-latest', messages: [{ role: 'user', content: 'hi' }] } })).join('\n') + '\n'
 
 async function status (p: Promise<unknown>): Promise<{ status: number, param?: string | null, code?: string | null }> {
@@ -173,6 +175,18 @@ function objectRules (name: string, open: () => Promise<Setup>, close: () => Pro
       const after = await usageOf(gw, 'alice')
       expect(after?.input_tokens).toBe(expected.input)
       expect(after?.output_tokens).toBe(expected.output)
+    })
+
+    it('a batch read back counts against its creator\'s budget', async () => {
+      const carol = new OpenAI({ baseURL: s.gateways[0]!.baseURL, apiKey: KEY_C, maxRetries: 0 })
+      const carolElsewhere = new OpenAI({ baseURL: s.gateways.at(-1)!.baseURL, apiKey: KEY_C, maxRetries: 0 })
+      const input = await carol.files.create({ file: await toFile(Buffer.from(BATCH_INPUT), 'batch.jsonl'), purpose: 'batch' })
+      const batch = await carol.batches.create({ input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '24h' })
+      expect((await carol.batches.retrieve(batch.id)).status).toBe('completed')
+      // Billed on the instance that read it; the other one sees it once that instance's ledger flushed.
+      await waitFor(async () => (await usageOf(s.gateways.at(-1)!, 'carol'))?.cost_usd === 0.002275)
+      const refused = await status(carolElsewhere.chat.completions.create({ model: 'gpt-5.2-chat-latest', messages: [{ role: 'user', content: 'hi' }] }))
+      expect(refused).toMatchObject({ status: 429, code: 'insufficient_quota' })
     })
 
     it('without usage on the batch object, reading the output file bills it once', async () => {
