@@ -10,6 +10,7 @@ import { checkLookupSize, MAX_LIST, ownedObjectSchema, type OwnedObject, type Ow
  *   {gw:objects}:owners       HASH  object id → OwnedObject JSON
  *   {gw:objects}:key:<id>     ZSET  created_at → object id   (a key's objects)
  *   {gw:objects}:team:<id>    ZSET  created_at → object id   (a team's objects)
+ *   {gw:objects}:age:<coll>   ZSET  created_at → object id   (a collection's objects, for pruning)
  *   {gw:objects}:billed       HASH  batch id → "input,cached,output,reasoning"
  */
 const PREFIX = '{gw:objects}:'
@@ -17,13 +18,14 @@ const OWNERS = PREFIX + 'owners'
 const BILLED = PREFIX + 'billed'
 
 /**
- * KEYS: owners, key index, team index; ARGV: id, json, created_at, '1' when the object
- * has a team. First owner wins.
+ * KEYS: owners, key index, team index, age index; ARGV: id, json, created_at, '1' when
+ * the object has a team. First owner wins.
  */
 const RECORD = `
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 if ARGV[4] == '1' then redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1]) end
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
 return 1`
 
 /** KEYS as RECORD; ARGV: id, the JSON read before. Drops the record and its index entries unless it changed. */
@@ -32,6 +34,7 @@ if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
 return 1`
 
 /** ARGV: batch id, seen input, cached, output, reasoning. Returns the rise per class. */
@@ -53,12 +56,13 @@ if rose then redis.call('HSET', KEYS[1], ARGV[1], table.concat(top, ',')) end
 return up`
 
 const keyIndex = (keyId: string): string => PREFIX + 'key:' + keyId
+const ageIndex = (collection: string): string => PREFIX + 'age:' + collection
 /** A team's index; objects without a team name a placeholder that is never written. */
 const teamIndex = (teamId: string | null): string => PREFIX + (teamId === null ? 'noteam' : 'team:' + teamId)
 
 type Commands = {
-  ownedRecord (owners: string, keyIndex: string, teamIndex: string, id: string, json: string, createdAt: number, hasTeam: string): Promise<number>
-  ownedRemove (owners: string, keyIndex: string, teamIndex: string, id: string, json: string): Promise<number>
+  ownedRecord (owners: string, keyIndex: string, teamIndex: string, ageIndex: string, id: string, json: string, createdAt: number, hasTeam: string): Promise<number>
+  ownedRemove (owners: string, keyIndex: string, teamIndex: string, ageIndex: string, id: string, json: string): Promise<number>
   ownedRaise (billed: string, batchId: string, input: number, cached: number, output: number, reasoning: number): Promise<number[]>
 }
 
@@ -79,8 +83,8 @@ const CHUNK = 1000
  * @example const store = createRedisOwnershipStore(ctx.redis)
  */
 export function createRedisOwnershipStore (redis: RedisClient): OwnershipStore {
-  redis.defineCommand('ownedRecord', { numberOfKeys: 3, lua: RECORD })
-  redis.defineCommand('ownedRemove', { numberOfKeys: 3, lua: REMOVE })
+  redis.defineCommand('ownedRecord', { numberOfKeys: 4, lua: RECORD })
+  redis.defineCommand('ownedRemove', { numberOfKeys: 4, lua: REMOVE })
   redis.defineCommand('ownedRaise', { numberOfKeys: 1, lua: RAISE })
   const commands = redis as unknown as Commands
 
@@ -89,7 +93,7 @@ export function createRedisOwnershipStore (redis: RedisClient): OwnershipStore {
 
     async record (objects) {
       // Sent together (ioredis writes them back to back); durable once all answered.
-      await Promise.all(objects.map((o) => commands.ownedRecord(OWNERS, keyIndex(o.ownerKeyId), teamIndex(o.ownerTeamId), o.id, JSON.stringify(o), o.createdAt, o.ownerTeamId === null ? '0' : '1')))
+      await Promise.all(objects.map((o) => commands.ownedRecord(OWNERS, keyIndex(o.ownerKeyId), teamIndex(o.ownerTeamId), ageIndex(o.collection), o.id, JSON.stringify(o), o.createdAt, o.ownerTeamId === null ? '0' : '1')))
     },
 
     async lookup (ids) {
@@ -131,7 +135,13 @@ export function createRedisOwnershipStore (redis: RedisClient): OwnershipStore {
       const json = await redis.hget(OWNERS, id)
       const o = json === null ? undefined : parse(json)
       if (json === null || o === undefined) return
-      await commands.ownedRemove(OWNERS, keyIndex(o.ownerKeyId), teamIndex(o.ownerTeamId), id, json)
+      await commands.ownedRemove(OWNERS, keyIndex(o.ownerKeyId), teamIndex(o.ownerTeamId), ageIndex(o.collection), id, json)
+    },
+
+    async prune (collection, before, limit) {
+      const ids = await redis.zrangebyscore(ageIndex(collection), '-inf', '(' + before, 'LIMIT', 0, Math.min(limit, MAX_LIST))
+      for (const id of ids) await this.remove(id)
+      return ids.length
     },
 
     async raiseBilled (batchId, seen: TokenUsage) {

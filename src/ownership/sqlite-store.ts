@@ -20,7 +20,8 @@ const MIGRATIONS = [
   CREATE TABLE billed_batches (
     batch_id TEXT PRIMARY KEY,
     input INTEGER NOT NULL, cached INTEGER NOT NULL, output INTEGER NOT NULL, reasoning INTEGER NOT NULL
-  ) WITHOUT ROWID;`
+  ) WITHOUT ROWID;`,
+  'CREATE INDEX owned_objects_age ON owned_objects (collection, created_at);'
 ]
 
 interface Row {
@@ -57,6 +58,7 @@ class SqliteOwnershipStore implements OwnershipStore {
   readonly #insert: Statement
   readonly #chunk: Statement
   readonly #remove: Statement
+  readonly #prune: Statement
   readonly #billed: Statement
   readonly #setBilled: Statement
   readonly #byId = new Map<number, Statement>()
@@ -68,6 +70,7 @@ class SqliteOwnershipStore implements OwnershipStore {
     this.#insert = db.prepare(`INSERT OR IGNORE INTO owned_objects (${COLUMNS}) VALUES (@id, @collection, @owner_key_id, @owner_key_name, @owner_team_id, @parent_id, @created_at)`)
     this.#chunk = this.#lookupStatement(CHUNK)
     this.#remove = db.prepare('DELETE FROM owned_objects WHERE id = ?')
+    this.#prune = db.prepare('DELETE FROM owned_objects WHERE id IN (SELECT id FROM owned_objects WHERE collection = ? AND created_at < ? ORDER BY created_at LIMIT ?)')
     this.#billed = db.prepare('SELECT input, cached, output, reasoning FROM billed_batches WHERE batch_id = ?')
     this.#setBilled = db.prepare('INSERT INTO billed_batches (batch_id, input, cached, output, reasoning) VALUES (@batchId, @input, @cached, @output, @reasoning) ON CONFLICT (batch_id) DO UPDATE SET input = excluded.input, cached = excluded.cached, output = excluded.output, reasoning = excluded.reasoning')
     this.#recordMany = db.transaction((objects: readonly OwnedObject[]) => {
@@ -128,6 +131,10 @@ class SqliteOwnershipStore implements OwnershipStore {
 
   async remove (id: string): Promise<void> {
     this.#remove.run(id)
+  }
+
+  async prune (collection: OwnedObject['collection'], before: number, limit: number): Promise<number> {
+    return this.#prune.run(collection, before, Math.min(limit, MAX_LIST)).changes
   }
 
   async raiseBilled (batchId: string, seen: TokenUsage): Promise<TokenUsage> {

@@ -47,6 +47,8 @@ export interface OwnerQuery {
  *   recorded are absent from the map. More ids throw a RangeError.
  * - `listByOwner` returns a key's (and optionally its team's) objects, newest first.
  * - `remove` forgets an object (it was deleted upstream).
+ * - `prune` forgets up to `limit` objects of a collection created before `before` (epoch
+ *   ms), oldest first, and says how many: for objects the upstream itself expires.
  * - `raiseBilled` keeps, per batch, the highest usage billed so far and returns the rise
  *   from it to `seen` per token class (zeros when nothing rose). Atomic across
  *   instances: concurrent reads of the same results charge the rise once in total.
@@ -59,6 +61,7 @@ export interface OwnershipStore {
   lookup (ids: readonly string[]): Promise<Map<string, OwnedObject>>
   listByOwner (query: OwnerQuery): Promise<OwnedObject[]>
   remove (id: string): Promise<void>
+  prune (collection: OwnedObject['collection'], before: number, limit: number): Promise<number>
   raiseBilled (batchId: string, seen: TokenUsage): Promise<TokenUsage>
   ready (): Promise<boolean>
   close (): Promise<void>

@@ -91,7 +91,7 @@ describe('ownership interceptor (fake upstream)', () => {
     const real = createSqliteOwnershipStore(db)
     lookups = 0
     // The real store, with its lookups counted.
-    store = { ...real, kind: real.kind, lookup: (ids) => { lookups++; return real.lookup(ids) }, record: (o) => real.record(o), listByOwner: (q) => real.listByOwner(q), remove: (id) => real.remove(id), raiseBilled: (b, u) => real.raiseBilled(b, u), ready: () => real.ready(), close: () => real.close() }
+    store = { ...real, kind: real.kind, lookup: (ids) => { lookups++; return real.lookup(ids) }, record: (o) => real.record(o), listByOwner: (q) => real.listByOwner(q), remove: (id) => real.remove(id), prune: (c, b, l) => real.prune(c, b, l), raiseBilled: (b, u) => real.raiseBilled(b, u), ready: () => real.ready(), close: () => real.close() }
     records = []
   })
   afterEach(() => {

@@ -66,6 +66,16 @@ export function ownershipStoreContract (name: string, open: () => Promise<{ stor
       expect(await store.listByOwner({ keyId: k, teamId: 'team_rm', limit: 10 })).toEqual([])
     })
 
+    it('prune forgets a collection\'s oldest objects, up to a limit', async () => {
+      const old = [owned({ collection: 'responses', createdAt: 1 }), owned({ collection: 'responses', createdAt: 2 }), owned({ collection: 'responses', createdAt: 3 })]
+      const kept = [owned({ collection: 'responses', createdAt: 2_000_000_000_000 }), owned({ collection: 'files', createdAt: 1 })]
+      await store.record([...old, ...kept])
+      expect(await store.prune('responses', 1_000_000_000_000, 2)).toBe(2)
+      expect([...(await store.lookup(old.map((o) => o.id))).keys()]).toEqual([old[2]!.id])
+      expect(await store.prune('responses', 1_000_000_000_000, 10)).toBe(1)
+      expect((await store.lookup(kept.map((o) => o.id))).size).toBe(2)
+    })
+
     it('raiseBilled charges only the rise, once in total, under concurrency and across instances', async () => {
       const batch = 'batch_bill_' + seq
       const total = { input: 1000, cached: 100, output: 500, reasoning: 50 }
