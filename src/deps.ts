@@ -9,6 +9,7 @@ import { createRateLimitFeature } from './ratelimit/feature.js'
 import { createCacheFeature } from './cache/feature.js'
 import { createMeteringFeature } from './metering/feature.js'
 import { createOwnershipFeature } from './ownership/feature.js'
+import { createTracingFeature } from './tracing/feature.js'
 import { createRedis, redisPing, redisReady, type RedisClient } from './store/redis.js'
 import { openSqlite } from './store/sqlite.js'
 
@@ -34,6 +35,8 @@ export async function createDeps (config: GatewayConfig, log: Logger, overrides:
   const features: Feature[] = [keys, createRateLimitFeature(ctx, metering.spend), metering, createCacheFeature(ctx)]
   // Batches read back are billed through metering (ledger and meters), at batch prices.
   features.push(createOwnershipFeature(ctx, { prices: metering.prices, onRecord: metering.record }))
+  const tracing = createTracingFeature(ctx)
+  if (tracing !== undefined) features.push(tracing)
   // Shared connections close last: features close in reverse order, so they go first.
   if (redis !== undefined) features.unshift(redisFeature(redis))
   if (sqlite !== undefined) features.unshift({ name: 'sqlite', close: async () => { sqlite.close() } })
@@ -44,7 +47,8 @@ export async function createDeps (config: GatewayConfig, log: Logger, overrides:
     keys: keys.resolver,
     metrics,
     features,
-    modelLabel: metering.modelLabel
+    modelLabel: metering.modelLabel,
+    meterTokens: metering.meterTokens
   }
 }
 

@@ -7,7 +7,10 @@ import { usageMeters } from './meters.js'
 import { createPriceTable, type PriceTable } from './pricing.js'
 import type { UsageRecord } from './record.js'
 import type { SpendReader } from './spend.js'
-import { meteringInterceptor } from './interceptor.js'
+import { meteringInterceptor, summarize, usageRecord } from './interceptor.js'
+import type { GatewayRequest, UsageSummary } from '../proxy/interceptor.js'
+import type { KeyPrincipal } from '../auth/principal.js'
+import type { TokenUsage } from './usage.js'
 import { usageRoutes } from './usage-routes.js'
 
 export interface MeteringFeature extends Feature {
@@ -21,6 +24,11 @@ export interface MeteringFeature extends Feature {
   readonly prices: PriceTable
   /** Records usage metered outside the interceptor (a batch's results read back): ledger and meters. */
   record (record: UsageRecord): void
+  /**
+   * Meters tokens reported outside an HTTP answer (a Realtime `response.done`): one
+   * record, priced like any other, billed to the request's key.
+   */
+  meterTokens (req: GatewayRequest<KeyPrincipal>, model: string | undefined, tokens: TokenUsage): UsageSummary
 }
 
 /**
@@ -34,22 +42,26 @@ export function createMeteringFeature (ctx: FeatureContext, options: { flushMs?:
   const ledger = bufferedLedger(store, { log: ctx.log, metrics: ctx.metrics, flushMs: options.flushMs })
   const meters = usageMeters(ctx.metrics)
   const prices = createPriceTable(ctx.config.pricing, ctx.config.aliases)
+  const onRecord = (record: Parameters<typeof meters.observe>[0], reason: string | undefined): void => {
+    ledger.record(record)
+    meters.observe(record, reason)
+  }
   const interceptor = meteringInterceptor({
     prices,
     background: new BackgroundBilling(ctx.redis !== undefined ? redisBackgroundTracker(ctx.redis) : sqliteBackgroundTracker(ctx.sqlite!)),
-    onRecord: (record, reason) => {
-      ledger.record(record)
-      meters.observe(record, reason)
-    }
+    onRecord
   })
   return {
     name: 'metering',
     interceptor,
     modelLabel: (model) => prices.resolve(model).label,
     prices,
-    record: (record) => {
-      ledger.record(record)
-      meters.observe(record, undefined)
+    record: (record) => { onRecord(record, undefined) },
+    meterTokens: (req, model, tokens) => {
+      const priced = prices.resolve(model)
+      const summary = summarize(priced, tokens, false, false)
+      onRecord(usageRecord(req, summary, priced, req.principal, false), undefined)
+      return summary
     },
     spend: ledger,
     ledger,
