@@ -70,6 +70,20 @@ export function rootOf (path: string): string {
   return path.slice(1, end)
 }
 
+/**
+ * A collection segment as a lenient upstream may read it: percent escapes decoded and
+ * case folded (`%66iles`, `Files` and `FILES` all reach `files` on some routers).
+ */
+export function segmentName (segment: string): string {
+  let s = segment
+  if (s.includes('%')) {
+    try {
+      s = decodeURIComponent(s)
+    } catch {}
+  }
+  return s.toUpperCase().toLowerCase()
+}
+
 /** An id segment as the upstream will read it; undefined when it cannot be one. */
 function decodeId (segment: string): string | undefined {
   if (segment.length === 0 || segment.length > MAX_ID_LENGTH) return undefined
@@ -91,11 +105,13 @@ export function objectRoute (method: string, path: string): ObjectRoute | undefi
   const q = path.indexOf('?')
   const segments = (q === -1 ? path : path.slice(0, q)).split('/')
   // segments[0] is '' (the leading slash).
-  const root = ROOTS.get(segments[1] ?? '')
+  const first = segments[1] ?? ''
+  const root = ROOTS.get(first) ?? ROOTS.get(segmentName(first))
   if (root === undefined) return undefined
   let at = 2
   if (root.second !== undefined) {
-    if (segments[2] !== root.second) return undefined
+    const second = segments[2] ?? ''
+    if (second !== root.second && segmentName(second) !== root.second) return undefined
     at = 3
   }
   const idSegment = segments[at]
@@ -104,7 +120,7 @@ export function objectRoute (method: string, path: string): ObjectRoute | undefi
     if (method === 'POST') return { kind: 'create', collection: root.collection }
     return undefined
   }
-  if (root.notIds?.has(idSegment) === true && segments.length === at + 1) return undefined
+  if (root.notIds?.has(segmentName(idSegment)) === true && segments.length === at + 1) return undefined
   const id = decodeId(idSegment) ?? idSegment
   return { kind: 'object', collection: root.collection, id, sub: segments[at + 1], depth: segments.length - at - 1 }
 }

@@ -3,7 +3,7 @@ import { gatewayError, type GatewayError } from '../errors.js'
 import { refuse, type Dispatch, type GatewayRequest, type Interceptor, type Principal, type ResponseHandler } from '../proxy/interceptor.js'
 import { OwnershipHandler, type AnswerJob, type Caller } from './answers.js'
 import type { BatchBilling } from './batch-billing.js'
-import { createdObjects, NOUNS, OBJECT_ROOTS, objectRoute, rootOf, type ObjectRoute } from './collections.js'
+import { createdObjects, NOUNS, OBJECT_ROOTS, objectRoute, rootOf, segmentName, type ObjectRoute } from './collections.js'
 import { collectBody } from './collect.js'
 import { duplicateReference, scanReferences, TooManyReferences, type Reference } from './references.js'
 import { owns, type OwnedObject, type OwnershipStore } from './store.js'
@@ -87,7 +87,8 @@ export function ownershipInterceptor<P extends Principal> (opts: OwnershipOption
 
     return function ownership (request, handler) {
       const root = rootOf(request.path)
-      const named = OBJECT_ROOTS.has(root)
+      // Other spellings of a collection (`Files`, `%66iles`) are what a lenient upstream may route there too.
+      const named = OBJECT_ROOTS.has(root) || OBJECT_ROOTS.has(segmentName(root))
       const walk = request.json !== undefined && !NO_REFERENCES.has(root)
       if (!named && !walk) return next(request, handler)
 

@@ -117,6 +117,8 @@ describe('ownership interceptor (fake upstream)', () => {
     // Exactly the answer of a foreign id: nothing tells the two apart.
     expect(unknown.error?.status).toBe(404)
     expect(unknown.error?.toJSON().error).toEqual({ ...denied.error?.toJSON().error, message: 'No such File object: file-never' })
+    expect((await send(g.dispatch, B, 'GET', '/Files/file-1')).error?.status).toBe(404)
+    expect((await send(g.dispatch, B, 'GET', '/%66iles/file-1/content')).error?.status).toBe(404)
     expect(g.received.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /files'])
 
     expect((await send(g.dispatch, A_TEAM, 'GET', '/files/file-1/content')).head?.status).toBe(200)

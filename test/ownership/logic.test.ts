@@ -43,6 +43,13 @@ describe('object routes', () => {
     expect(objectRoute(method, path)).toBeUndefined()
   })
 
+  it('other spellings of a collection are the collection (lenient routers read them so)', () => {
+    expect(objectRoute('GET', '/Files/file-1')).toMatchObject({ kind: 'object', collection: 'files', id: 'file-1' })
+    expect(objectRoute('GET', '/%66iles')).toEqual({ kind: 'list', collection: 'files' })
+    expect(objectRoute('GET', '/CHAT/Completions/chatcmpl-1')).toMatchObject({ collection: 'chat_completions', id: 'chatcmpl-1' })
+    expect(objectRoute('POST', '/responses/Compact')).toBeUndefined()
+  })
+
   it('a percent escape that does not decode stays raw (never a recorded id)', () => {
     expect(objectRoute('GET', '/files/%E0%A4%A')).toMatchObject({ id: '%E0%A4%A' })
   })
