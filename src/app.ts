@@ -172,6 +172,7 @@ export async function buildApp (config: GatewayConfig, deps: GatewayDeps): Promi
     adminKey: config.ADMIN_KEY,
     routes: deps.features.flatMap((f) => f.adminRoutes !== undefined ? [f.adminRoutes] : [])
   })
+  for (const routes of deps.features.flatMap((f) => f.routes ?? [])) await app.register(routes)
   // Refusals before the request path (bad key, bad body) are recorded by the same recorder;
   // Fastify writes them.
   const recordRefusal = recorder<Principal>({ metrics: deps.metrics, log: deps.log, modelLabel: deps.modelLabel })

@@ -5,6 +5,7 @@ import type { Feature, FeatureContext } from './feature.js'
 import { createMetrics } from './metrics/metrics.js'
 import { createUpstreamTarget } from './proxy/upstream.js'
 import { createKeysFeature } from './auth/feature.js'
+import { createTeamsFeature, openTeams } from './teams/feature.js'
 import { createRateLimitFeature } from './ratelimit/feature.js'
 import { createCacheFeature } from './cache/feature.js'
 import { createMeteringFeature } from './metering/feature.js'
@@ -29,10 +30,12 @@ export async function createDeps (config: GatewayConfig, log: Logger, overrides:
   const ctx: FeatureContext = { config, log, metrics, redis, sqlite }
 
   // The features, found by name: app.ts places their interceptors on the request path.
-  const keys = await createKeysFeature(ctx)
+  // Teams first: the key resolver reads each key's team from their in-process directory.
+  const teams = await openTeams(ctx)
+  const keys = await createKeysFeature(ctx, { teams: teams.directory, audit: teams.audit })
   // Metering is built before limits: budgets read its spend ledger.
-  const metering = createMeteringFeature(ctx)
-  const features: Feature[] = [keys, createRateLimitFeature(ctx, metering.spend), metering, createCacheFeature(ctx)]
+  const metering = createMeteringFeature(ctx, { teamName: (id) => teams.directory.get(id)?.name })
+  const features: Feature[] = [keys, createTeamsFeature(ctx, teams, { keys: keys.store, resolver: keys.resolver, ledger: metering.ledger }), createRateLimitFeature(ctx, metering.spend), metering, createCacheFeature(ctx)]
   // Batches read back are billed through metering (ledger and meters), at batch prices.
   features.push(createOwnershipFeature(ctx, { prices: metering.prices, onRecord: metering.record }))
   const tracing = createTracingFeature(ctx)

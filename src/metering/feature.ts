@@ -11,7 +11,7 @@ import { meteringInterceptor, summarize, usageRecord } from './interceptor.js'
 import type { GatewayRequest, UsageSummary } from '../proxy/interceptor.js'
 import type { KeyPrincipal } from '../auth/principal.js'
 import type { TokenUsage } from './usage.js'
-import { usageRoutes } from './usage-routes.js'
+import { usageRoutes, type TeamNames } from './usage-routes.js'
 
 export interface MeteringFeature extends Feature {
   /** Budgets read spend here (stored plus still buffered in this process). */
@@ -37,7 +37,7 @@ export interface MeteringFeature extends Feature {
  * `GET /admin/usage`. Closing flushes buffered spend.
  * @example const metering = createMeteringFeature(ctx); const limits = createRateLimitFeature(ctx, metering.spend)
  */
-export function createMeteringFeature (ctx: FeatureContext, options: { flushMs?: number } = {}): MeteringFeature {
+export function createMeteringFeature (ctx: FeatureContext, options: { flushMs?: number, teamName?: TeamNames } = {}): MeteringFeature {
   const store = ledgerStore(ctx)
   const ledger = bufferedLedger(store, { log: ctx.log, metrics: ctx.metrics, flushMs: options.flushMs })
   const meters = usageMeters(ctx.metrics)
@@ -65,7 +65,7 @@ export function createMeteringFeature (ctx: FeatureContext, options: { flushMs?:
     },
     spend: ledger,
     ledger,
-    adminRoutes: (admin) => usageRoutes(admin, ledger),
+    adminRoutes: (admin) => usageRoutes(admin, ledger, options.teamName),
     close: () => ledger.close()
   }
 }

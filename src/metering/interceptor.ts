@@ -261,9 +261,16 @@ function streamUsage (event: Buffer | undefined): TokenUsage | undefined {
   }
 }
 
-/** The one record of a request: a cache hit costs 0 and saves what it would have cost. */
+/**
+ * The one record of a request: a cache hit costs 0 and saves what it would have cost.
+ * It carries the caller's team when it is billed to the caller (a background response
+ * read by another key is billed to its creator, whose team the tracker does not keep).
+ */
 export function usageRecord (req: GatewayRequest, u: UsageSummary, priced: PricedModel, key: { id: string, name: string }, hit: boolean): UsageRecord {
+  const mine = key.id === req.principal.id
+  const team = { teamId: mine ? req.principal.teamId : null, teamName: mine ? req.principal.teamName : null }
   return {
+    ...team,
     keyId: key.id,
     keyName: key.name,
     model: priced.model,
