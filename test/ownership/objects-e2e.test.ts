@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN_KEY, startGateway, waitFor, type TestGateway } from '../helpers/gateway.js'
 import { startObjectsUpstream, type ObjectsUpstream } from '../helpers/objects-upstream.js'
 import { startRedis, type PrivateRedis } from '../helpers/redis.js'
+import { createKey } from '../admin/admin-client.js'
+import { createTeam } from '../teams/teams-contract.js'
 
 const KEY_A = 'sk-alice-0123456789abcdefghijklmnopqrstuvwxyz'
 const KEY_B = 'sk-bob-0123456789abcdefghijklmnopqrstuvwxyzab'
@@ -184,6 +186,32 @@ function objectRules (name: string, open: () => Promise<Setup>, close: () => Pro
       const after = await usageOf(gw, 'alice')
       expect(after?.input_tokens).toBe(expected.input)
       expect(after?.output_tokens).toBe(expected.output)
+    })
+
+    it('team keys share their team\'s objects; a batch a teammate reads is billed to its creator', async () => {
+      const gw = s.gateways[0]!
+      const team = await createTeam(gw, { name: 'research-' + s.gateways.length })
+      const t1 = await createKey(gw, { name: 'r1-' + s.gateways.length, team_id: team.id })
+      const t2 = await createKey(gw, { name: 'r2-' + s.gateways.length, team_id: team.id })
+      const one = new OpenAI({ baseURL: gw.baseURL, apiKey: t1.key, maxRetries: 0 })
+      const mate = new OpenAI({ baseURL: s.gateways.at(-1)!.baseURL, apiKey: t2.key, maxRetries: 0 })
+      // The other instance learns of the new key.
+      await waitFor(async () => (await status(mate.files.list())).status === 200)
+      const file = await one.files.create({ file: await toFile(Buffer.from(BATCH_INPUT), 'team.jsonl'), purpose: 'batch' })
+      const resp = await one.responses.create({ model: 'gpt-5.2-chat-latest', input: 'hi' })
+      expect((await mate.files.retrieve(file.id)).id).toBe(file.id)
+      expect((await mate.responses.create({ model: 'gpt-5.2-chat-latest', input: 'more', previous_response_id: resp.id })).previous_response_id).toBe(resp.id)
+      const listed: string[] = []
+      for await (const f of mate.files.list()) listed.push(f.id)
+      expect(listed).toContain(file.id)
+      // Outside the team, nothing.
+      expect(await status(s.bob.files.retrieve(file.id))).toMatchObject({ status: 404 })
+      expect(await status(s.alice.responses.retrieve(resp.id))).toMatchObject({ status: 404 })
+
+      const batch = await one.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' })
+      await mate.batches.retrieve(batch.id)
+      await waitFor(async () => (await usageOf(gw, t1.name as string))?.input_tokens === 1000 + 10)
+      expect((await usageOf(gw, t2.name as string))?.input_tokens).toBe(10)
     })
 
     it('a batch read back counts against its creator\'s budget', async () => {
