@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import { gatewayError, type GatewayError } from '../errors.js'
 import { ForwardingHandler, type Controller, type ResponseEnd, type ResponseHandler, type ResponseHead } from '../proxy/interceptor.js'
 import type { BatchBilling } from './batch-billing.js'
-import { OutputFileUsage, usageOfBatch } from './batch-usage.js'
+import { OutputFileUsage, pushInSlices, usageOfBatch } from './batch-usage.js'
 import { resultFiles, type CreatedObject } from './collections.js'
 import { filterPage, itemIds, parseList, upstreamCursor, type ListPage } from './list-filter.js'
 import type { OwnedObject, OwnershipStore } from './store.js'
@@ -76,6 +76,8 @@ export class OwnershipHandler extends ForwardingHandler {
   #dropped = false
   #scan: { parts: Buffer[], bytes: number, responses: boolean, owner: Caller } | undefined
   #meter: OutputFileUsage | undefined
+  /** A whole output file being metered a slice per turn (a buffered answer). */
+  #metering: Promise<void> | undefined
 
   constructor (inner: ResponseHandler, private readonly ctx: AnswerContext, private readonly job: AnswerJob) {
     super(inner)
@@ -104,7 +106,7 @@ export class OwnershipHandler extends ForwardingHandler {
         return this.#hold(this.#filter(head, job).then((filtered) => { this.inner.onResponseStart(controller, filtered) }), controller)
       case 'content':
         this.#meter = new OutputFileUsage()
-        if (head.body !== undefined) this.#meter.push(head.body)
+        if (head.body !== undefined) this.#metering = pushInSlices(this.#meter, head.body)
         return this.inner.onResponseStart(controller, head)
       case 'delete':
         this.ctx.store.remove(job.id).catch((err: Error) => { this.ctx.log.warn({ err: err.message, id: job.id }, 'deleted object not forgotten') })
@@ -212,10 +214,15 @@ export class OwnershipHandler extends ForwardingHandler {
     if (meter === undefined || this.job.kind !== 'content') return
     this.#meter = undefined
     const target = this.job.target
-    const usage = meter.finish()
-    if (this.ctx.billing !== undefined && target.parentId !== null && (usage.input > 0 || usage.output > 0)) {
-      this.ctx.billing.bill(target.parentId, ownerOf(target), usage, meter.model, this.ctx.route).catch(() => {})
+    const billing = this.ctx.billing
+    if (billing === undefined || target.parentId === null) return
+    const batchId = target.parentId
+    const bill = (): void => {
+      const usage = meter.finish()
+      if (usage.input > 0 || usage.output > 0) billing.bill(batchId, ownerOf(target), usage, meter.model, this.ctx.route).catch(() => {})
     }
+    if (this.#metering === undefined) return bill()
+    this.#metering.then(bill, () => {})
   }
 
   /** The list answer with only the caller's items; empty pages are followed a few times. */

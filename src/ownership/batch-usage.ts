@@ -1,4 +1,4 @@
-import { normalizeUsage, type TokenUsage } from '../metering/usage.js'
+import { lastUsageValue, normalizeUsage, type TokenUsage } from '../metering/usage.js'
 import type { UnitPrice } from '../metering/pricing.js'
 import { priceUsage } from '../metering/pricing.js'
 
@@ -141,20 +141,33 @@ export class OutputFileUsage {
       this.carry = []
       this.carryBytes = 0
     }
-    if (line.length === 0) return
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(line.toString('utf8'))
-    } catch {
-      return
-    }
-    const body = (parsed as { response?: { body?: { usage?: unknown, model?: unknown } } } | null)?.response?.body
-    const u = normalizeUsage(body?.usage)
+    if (line.length === 0 || line[0] !== 0x7b) return
+    // Only the usage object is parsed (the line's last "usage" key is the answer's), so a
+    // long answer costs one native search, not a parse.
+    const u = normalizeUsage(lastUsageValue(line))
     if (u === undefined) return
     this.input += u.input
     this.cached += u.cached
     this.output += u.output
     this.reasoning += u.reasoning
-    if (this.model === undefined && typeof body?.model === 'string') this.model = body.model
+    if (this.model === undefined) this.model = modelOf(line)
+  }
+}
+
+const MODEL_KEY = /"model"\s*:\s*"([^"\\]{1,200})"/
+
+/** The first `"model"` string of a line (the answer's, near its start), read from its first 64 KiB. */
+function modelOf (line: Buffer): string | undefined {
+  return MODEL_KEY.exec(line.toString('utf8', 0, Math.min(line.length, 65_536)))?.[1]
+}
+
+/** Bytes metered per turn of the event loop when a whole output file arrived at once. */
+const SLICE_BYTES = 256 * 1024
+
+/** Feeds a whole body to `meter` a slice per turn, so a large file never stalls the loop. */
+export async function pushInSlices (meter: OutputFileUsage, body: Buffer): Promise<void> {
+  for (let i = 0; i < body.length; i += SLICE_BYTES) {
+    meter.push(body.subarray(i, i + SLICE_BYTES))
+    if (i + SLICE_BYTES < body.length) await new Promise((resolve) => setImmediate(resolve))
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { batchCost, batchPrice, highest, OutputFileUsage, rise, usageOfBatch, ZERO } from '../../src/ownership/batch-usage.js'
+import { batchCost, batchPrice, highest, OutputFileUsage, pushInSlices, rise, usageOfBatch, ZERO } from '../../src/ownership/batch-usage.js'
 import { createPriceTable } from '../../src/metering/pricing.js'
 
 const line = (input: number, output: number, model = 'gpt-5.2-chat-latest'): string =>
@@ -23,6 +23,15 @@ describe('batch usage', () => {
       expect(meter.finish()).toEqual({ input: 31, cached: 3, output: 13, reasoning: 0 })
       expect(meter.model).toBe('gpt-5.2-chat-latest')
     }
+  })
+
+  it('long answers are not parsed whole; a file that arrives at once is metered in slices', async () => {
+    const tricky = JSON.stringify({ response: { status_code: 200, body: { model: 'm1', choices: [{ message: { content: '"usage": {"prompt_tokens": 999999} '.repeat(20_000) } }], usage: { prompt_tokens: 7, completion_tokens: 3 } } } }) + '\n'
+    const body = Buffer.from(tricky.repeat(3) + line(10, 5))
+    const meter = new OutputFileUsage()
+    await pushInSlices(meter, body)
+    expect(meter.finish()).toEqual({ input: 31, cached: 1, output: 14, reasoning: 0 })
+    expect(meter.model).toBe('m1')
   })
 
   it('the billed mark only rises: a second read of the same total adds nothing', () => {
