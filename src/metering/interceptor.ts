@@ -108,7 +108,7 @@ class MeterHandler extends ForwardingHandler {
   // Streams only.
   private scanner: SseScanner | undefined
   private write: Write | undefined
-  private kept: Buffer[] = []
+  private kept: Buffer[] | undefined
   private keptBytes = 0
   private totalBytes = 0
   private done = false
@@ -135,6 +135,7 @@ class MeterHandler extends ForwardingHandler {
       // Whatever the request asked for: an SSE answer to a non-stream request is metered
       // too, and a background response read back as a stream is billed to its creator.
       this.scanner = new SseScanner(this.strip ? usageChunkHold : undefined, true)
+      this.kept = []
       this.write = (chunk) => { this.inner.onResponseData(controller, chunk) }
     }
     this.inner.onResponseStart(controller, head)
@@ -149,7 +150,7 @@ class MeterHandler extends ForwardingHandler {
     // Per chunk only a reference (up to ESTIMATE_KEEP_BYTES) and a count: parsing waits for the end.
     this.totalBytes += chunk.length
     if (this.keptBytes < ESTIMATE_KEEP_BYTES) {
-      this.kept.push(chunk)
+      this.kept!.push(chunk)
       this.keptBytes += chunk.length
     }
     scanner.push(chunk, this.write!)
@@ -222,8 +223,8 @@ class MeterHandler extends ForwardingHandler {
   private meterStream (outcome: Outcome): void {
     if (this.done) return
     this.done = true
-    const kept = this.kept
-    this.kept = []
+    const kept = this.kept ?? []
+    this.kept = undefined
     const s = this.scanner!
     const event = streamEvent(s.strippedEvent ?? s.usageEvent ?? s.lastEvent)
     const exact = usageFromStreamEvent(event)

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ClientResponse } from './client-response.js'
 import type { Dispatch, GatewayRequest, Principal } from './interceptor.js'
 import { gatewayError, type GatewayError } from '../errors.js'
-import { readBody } from './body-reader.js'
+import { readBody, type BodyFacts } from './body-reader.js'
 import { checkJsonBounds } from './json-bounds.js'
 import { routeTemplate } from './route-template.js'
 
@@ -31,35 +31,41 @@ function jsonBounds (body: Buffer): GatewayError | undefined {
 export async function proxyPlugin<P extends Principal> (app: FastifyInstance, opts: ProxyOptions<P>): Promise<void> {
   const { dispatch, principal, onStreamCount } = opts
 
-  const handle = (route: string | undefined) => async function relayRoute (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  // A plain function, not async: Fastify would wrap the promise of each request. Only a
+  // multipart body (read by busboy) makes the handler wait.
+  const handle = (route: string | undefined) => function relayRoute (request: FastifyRequest, reply: FastifyReply): void | Promise<void> {
     // Canonical already: the path guard rewrote (or refused) the target before routing.
     const url = request.raw.url ?? request.url
     const raw = request.body
     const body = Buffer.isBuffer(raw) ? raw : undefined
     const path = url.slice(3) // strip "/v1"
     const q = path.indexOf('?')
-    const parsed = await readBody(body, {
+    const parsed = readBody(body, {
       path: q === -1 ? path : path.slice(0, q),
       method: request.method,
       contentType: request.headers['content-type'],
       contentEncoding: request.headers['content-encoding'],
       prescan: jsonBounds
     })
-    const req: GatewayRequest<P> = {
-      id: request.id,
-      method: request.method,
-      route: route ?? routeTemplate(url),
-      path,
-      headers: request.headers,
-      startedAt: request.startedAt,
-      principal: principal(request),
-      body,
-      json: parsed.json,
-      model: parsed.model,
-      stream: parsed.stream
+    const relay = (facts: BodyFacts): void => {
+      const req: GatewayRequest<P> = {
+        id: request.id,
+        method: request.method,
+        route: route ?? routeTemplate(url),
+        path,
+        headers: request.headers,
+        startedAt: request.startedAt,
+        principal: principal(request),
+        body,
+        json: facts.json,
+        model: facts.model,
+        stream: facts.stream
+      }
+      reply.hijack()
+      dispatch(req, new ClientResponse(reply.raw, request.id, onStreamCount))
     }
-    reply.hijack()
-    dispatch(req, new ClientResponse(reply.raw, request.id, onStreamCount))
+    if (parsed instanceof Promise) return parsed.then(relay)
+    relay(parsed)
   }
 
   app.post('/v1/chat/completions', handle('/v1/chat/completions'))

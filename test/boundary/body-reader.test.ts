@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { readBody, type ReadOptions } from '../../src/proxy/body-reader.js'
+import { readBody as readBodyMaybeSync, type ReadOptions } from '../../src/proxy/body-reader.js'
 import { topLevelKeyProblem } from '../../src/proxy/json-keys.js'
 import { gatewayError, GatewayError } from '../../src/errors.js'
 
+/** The reader as a Promise either way, so sync refusals and async ones are judged alike. */
+const readBody = async (body: Buffer, opts: ReadOptions) => await readBodyMaybeSync(body, opts)
 const chat = (contentType: string | undefined = 'application/json'): ReadOptions => ({ path: '/chat/completions', method: 'POST', contentType })
 const read = (body: string | Buffer, opts: ReadOptions) => readBody(typeof body === 'string' ? Buffer.from(body) : body, opts)
 
