@@ -15,6 +15,7 @@ import { metricsPlugin } from './metrics/plugin.js'
 import { recorder } from './metrics/recorder.js'
 import { proxyPlugin, refusedRequest } from './proxy/plugin.js'
 import { clientRequestId } from './proxy/headers.js'
+import { canonicalRewrite, registerPathGuard } from './proxy/path-guard.js'
 import { compose, refuse, type Dispatch, type Interceptor, type Principal, type ResponseHandler } from './proxy/interceptor.js'
 import { gatewayError, toGatewayError } from './errors.js'
 import { pathAdmission, type PathAdmissionOptions } from './realtime/admission.js'
@@ -134,6 +135,8 @@ export async function buildApp (config: GatewayConfig, deps: GatewayDeps): Promi
     requestIdHeader: false,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // One spelling of every path before routing; non-canonical ones are refused.
+    rewriteUrl: canonicalRewrite,
     routerOptions: { ignoreTrailingSlash: true }
   })
   app.decorate('draining', false)
@@ -172,6 +175,7 @@ export async function buildApp (config: GatewayConfig, deps: GatewayDeps): Promi
     throw gatewayError('GW_ERR_NOT_FOUND', [request.method, request.url.split('?')[0]!])
   })
 
+  registerPathGuard(app)
   await app.register(healthPlugin, {
     checks: deps.features.filter((f) => f.ready !== undefined).map((f) => ({ name: f.name, ready: () => f.ready!() })),
     draining: () => app.draining

@@ -18,6 +18,8 @@ export const keyRecordSchema = z.object({
   budget_period: budgetPeriodSchema.default('month'),
   /** Allow-list of model names and `*` patterns; null or empty = every model. */
   models: z.array(z.string()).nullable().default(null),
+  /** Path patterns below /v1 the key may call (`*` wildcards); null = the default set. */
+  routes: z.array(z.string()).nullable().default(null),
   expires_at: z.string().nullable().default(null),
   cache_ttl_seconds: z.number().int().nonnegative().nullable().default(null),
   metadata: z.record(z.string(), z.string()).default({}),

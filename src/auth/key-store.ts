@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { limitsSchema } from '../config/schema.js'
 import type { KeyRecord } from './key-record.js'
+import { routesSchema } from '../access/routes.js'
 
 /**
  * What the admin API accepts to create a key (CONTRACT.md, Admin API). Strict: an unknown
@@ -11,6 +12,8 @@ export const newKeySchema = limitsSchema.extend({
   name: z.string().trim().min(1).max(200),
   /** Exact model names and `*` patterns; null or absent = every model. */
   models: z.array(z.string().trim().min(1).max(200)).max(500).nullable().optional(),
+  /** Path patterns below /v1 the key may call; null or absent = the default set. */
+  routes: routesSchema.nullable().optional(),
   expires_at: z.iso.datetime({ offset: true }).nullable().optional(),
   cache_ttl_seconds: z.number().int().nonnegative().nullable().optional(),
   metadata: z.record(z.string().min(1).max(100), z.string().max(1000))
@@ -126,6 +129,7 @@ export function buildRecord (input: NewKey, secret: string, now: Date = new Date
     budget_usd: input.budget_usd ?? null,
     budget_period: input.budget_period ?? 'month',
     models: input.models ?? null,
+    routes: input.routes ?? null,
     expires_at: normalizeTime(input.expires_at),
     cache_ttl_seconds: input.cache_ttl_seconds ?? null,
     metadata: input.metadata ?? {},

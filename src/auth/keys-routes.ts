@@ -18,6 +18,7 @@ export function keyView (r: KeyRecord): Record<string, unknown> {
     budget_usd: r.budget_usd,
     budget_period: r.budget_period,
     models: r.models,
+    routes: r.routes,
     expires_at: r.expires_at,
     cache_ttl_seconds: r.cache_ttl_seconds,
     metadata: r.metadata,

@@ -35,6 +35,9 @@ const MIGRATIONS = [
   );`
 ]
 
+/** The `routes` column (a JSON list, NULL = the default set), a component of its own. */
+const ROUTES_MIGRATIONS = ['ALTER TABLE keys ADD COLUMN routes TEXT']
+
 interface KeyRow {
   id: string
   name: string
@@ -45,6 +48,7 @@ interface KeyRow {
   budget_usd: number | null
   budget_period: string
   models: string | null
+  routes: string | null
   expires_at: string | null
   cache_ttl_seconds: number | null
   metadata: string
@@ -53,12 +57,13 @@ interface KeyRow {
   revoked_at: string | null
 }
 
-const COLUMNS = 'id, name, key_prefix, rpm, tpm, max_concurrency, budget_usd, budget_period, models, expires_at, cache_ttl_seconds, metadata, team_id, created_at, revoked_at'
+const COLUMNS = 'id, name, key_prefix, rpm, tpm, max_concurrency, budget_usd, budget_period, models, routes, expires_at, cache_ttl_seconds, metadata, team_id, created_at, revoked_at'
 
 function toRecord (row: KeyRow): KeyRecord {
   return keyRecordSchema.parse({
     ...row,
     models: row.models === null ? null : JSON.parse(row.models),
+    routes: row.routes === null ? null : JSON.parse(row.routes),
     metadata: JSON.parse(row.metadata)
   })
 }
@@ -68,6 +73,7 @@ function toParams (r: KeyRecord): Record<string, unknown> {
   return {
     ...columns,
     models: r.models === null ? null : JSON.stringify(r.models),
+    routes: r.routes === null ? null : JSON.stringify(r.routes),
     metadata: JSON.stringify(r.metadata)
   }
 }
@@ -85,6 +91,7 @@ function isNameConflict (err: unknown): boolean {
  */
 export function createSqliteKeyStore (db: SqliteDb): KeyStore {
   migrate(db, 'keys', MIGRATIONS)
+  migrate(db, 'keys.routes', ROUTES_MIGRATIONS)
   return new SqliteKeyStore(db)
 }
 
@@ -104,8 +111,8 @@ class SqliteKeyStore implements KeyStore {
   readonly #graceByHash: Statement
 
   constructor (private readonly db: SqliteDb) {
-    this.#insert = db.prepare(`INSERT INTO keys (${COLUMNS}, key_hash) VALUES (@id, @name, @key_prefix, @rpm, @tpm, @max_concurrency, @budget_usd, @budget_period, @models, @expires_at, @cache_ttl_seconds, @metadata, @team_id, @created_at, @revoked_at, @key_hash)`)
-    this.#update = db.prepare('UPDATE keys SET name = @name, rpm = @rpm, tpm = @tpm, max_concurrency = @max_concurrency, budget_usd = @budget_usd, budget_period = @budget_period, models = @models, expires_at = @expires_at, cache_ttl_seconds = @cache_ttl_seconds, metadata = @metadata, team_id = @team_id, revoked_at = @revoked_at WHERE id = @id')
+    this.#insert = db.prepare(`INSERT INTO keys (${COLUMNS}, key_hash) VALUES (@id, @name, @key_prefix, @rpm, @tpm, @max_concurrency, @budget_usd, @budget_period, @models, @routes, @expires_at, @cache_ttl_seconds, @metadata, @team_id, @created_at, @revoked_at, @key_hash)`)
+    this.#update = db.prepare('UPDATE keys SET name = @name, rpm = @rpm, tpm = @tpm, max_concurrency = @max_concurrency, budget_usd = @budget_usd, budget_period = @budget_period, models = @models, routes = @routes, expires_at = @expires_at, cache_ttl_seconds = @cache_ttl_seconds, metadata = @metadata, team_id = @team_id, revoked_at = @revoked_at WHERE id = @id')
     this.#rotate = db.prepare('UPDATE keys SET key_hash = @key_hash, key_prefix = @key_prefix WHERE id = @id')
     this.#currentHash = db.prepare('SELECT key_hash FROM keys WHERE id = ?').pluck()
     this.#keepGrace = db.prepare('INSERT OR REPLACE INTO key_grace (key_hash, key_id, until) VALUES (?, ?, ?)')

@@ -20,6 +20,7 @@ export function staticKeyRecords (keys: readonly FileKey[], loadedAt: Date = new
       budget_usd: k.budget_usd ?? null,
       budget_period: k.budget_period ?? 'month',
       models: k.models ?? null,
+      routes: k.routes ?? null,
       expires_at: k.expires_at ?? null,
       cache_ttl_seconds: k.cache_ttl_seconds ?? null,
       metadata: k.metadata ?? {},

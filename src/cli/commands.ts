@@ -13,7 +13,7 @@ export interface CommandContext {
 
 interface KeyJson { id: string, name: string, key?: string, revoked: boolean, read_only: boolean, expires_at: string | null, previous_key_expires_at?: string | null, [field: string]: unknown }
 
-const KEY_FIELDS = ['id', 'name', 'key_prefix', 'team_id', 'rpm', 'tpm', 'max_concurrency', 'budget_usd', 'budget_period', 'models', 'expires_at', 'cache_ttl_seconds', 'metadata', 'created_at', 'revoked_at', 'read_only']
+const KEY_FIELDS = ['id', 'name', 'key_prefix', 'team_id', 'rpm', 'tpm', 'max_concurrency', 'budget_usd', 'budget_period', 'models', 'routes', 'expires_at', 'cache_ttl_seconds', 'metadata', 'created_at', 'revoked_at', 'read_only']
 /** Flag → admin API field, and how its value is read. */
 const NUMBER_FLAGS: Record<string, { field: string, integer: boolean }> = {
   rpm: { field: 'rpm', integer: true },
@@ -22,7 +22,7 @@ const NUMBER_FLAGS: Record<string, { field: string, integer: boolean }> = {
   'budget-usd': { field: 'budget_usd', integer: false },
   'cache-ttl-seconds': { field: 'cache_ttl_seconds', integer: true }
 }
-export const KEY_FLAGS = ['name', ...Object.keys(NUMBER_FLAGS), 'budget-period', 'models', 'expires-at', 'metadata', 'team']
+export const KEY_FLAGS = ['name', ...Object.keys(NUMBER_FLAGS), 'budget-period', 'models', 'routes', 'expires-at', 'metadata', 'team']
 /** What a team takes: the limits, budget, models and labels of a key. */
 export const TEAM_FLAGS = ['name', 'rpm', 'tpm', 'max-concurrency', 'budget-usd', 'budget-period', 'models', 'metadata']
 
@@ -56,6 +56,10 @@ export function keyBody (flags: Flags): Record<string, unknown> {
   if (flags.models !== undefined) {
     const models = list(flags.models)
     body.models = models.length === 1 && models[0] === 'none' ? null : models
+  }
+  if (flags.routes !== undefined) {
+    const routes = list(flags.routes)
+    body.routes = routes.length === 1 && routes[0] === 'default' ? null : routes
   }
   if (flags.metadata !== undefined) {
     const labels: Record<string, string> = {}

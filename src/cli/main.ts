@@ -28,6 +28,7 @@ Key fields (numbers take "none" to clear a limit):
   --max-concurrency N         open requests at a time
   --budget-usd USD            spend budget; --budget-period day|month|total (default month)
   --models a,b*               allowed models, exact names or * patterns ("none": all)
+  --routes a,b*               allowed routes below /v1, * patterns ("default": the default set)
   --expires-at ISO-8601       e.g. 2026-12-31T23:59:59Z ("none": never)
   --cache-ttl-seconds N       response cache for this key
   --metadata k=v              a label (repeatable), e.g. --metadata owner=search
@@ -57,6 +58,7 @@ const OPTIONS = {
   'budget-usd': { type: 'string' },
   'budget-period': { type: 'string' },
   models: { type: 'string', multiple: true },
+  routes: { type: 'string', multiple: true },
   'expires-at': { type: 'string' },
   'cache-ttl-seconds': { type: 'string' },
   metadata: { type: 'string', multiple: true },

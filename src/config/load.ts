@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { configSchema, type GatewayConfig } from './schema.js'
+import { readPricingFile } from '../metering/pricing-file.js'
 
 /** A configuration problem: main.ts prints its one-line message and exits 1. */
 export class GatewayConfigError extends Error {
@@ -70,7 +71,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Par
     const what = issue.code === 'unrecognized_keys' ? `unknown setting ${issue.keys.join(', ')}` : issue.message
     throw new GatewayConfigError(`${where}: ${what}`)
   }
-  return deepFreeze(resolveUpstreamKeys(result.data, env))
+  return deepFreeze(withPricingFile(resolveUpstreamKeys(result.data, env)))
 }
 
 /**
@@ -93,6 +94,18 @@ function resolveUpstreamKeys (config: GatewayConfig, env: NodeJS.ProcessEnv): Ga
     return { ...u, api_key: key }
   })
   return { ...config, upstreams }
+}
+
+/** Prices of PRICING_FILE under the config's own `pricing` (which wins). */
+function withPricingFile (config: GatewayConfig): GatewayConfig {
+  if (config.PRICING_FILE === undefined) return config
+  let prices
+  try {
+    prices = readPricingFile(config.PRICING_FILE)
+  } catch (err) {
+    throw new GatewayConfigError(`PRICING_FILE: ${(err as Error).message}`)
+  }
+  return { ...config, pricing: { ...prices, ...config.pricing } }
 }
 
 /** Test and bench helper: a full config from a few overrides, with nothing read from the environment. */

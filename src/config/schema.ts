@@ -1,4 +1,6 @@
 import { z } from 'zod'
+import { priceEntrySchema } from '../metering/price-entry.js'
+import { routesSchema } from '../access/routes.js'
 
 /**
  * The one schema for all configuration: environment variables (upper case, as in
@@ -10,12 +12,8 @@ const intFromEnv = (min: number) => z.coerce.number().int().min(min)
 const boolFromEnv = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
   .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes')
 
-/** USD per 1M tokens, as people write prices; converted to nano-dollars once by metering. */
-export const priceSchema = z.strictObject({
-  input: z.number().nonnegative(),
-  cached_input: z.number().nonnegative().optional(),
-  output: z.number().nonnegative()
-})
+/** One pricing entry (ours in USD per 1M tokens, or LiteLLM's per token), normalised to nano-dollars. */
+export const priceSchema = priceEntrySchema
 
 export const budgetPeriodSchema = z.enum(['day', 'month', 'total'])
 
@@ -34,6 +32,7 @@ export const fileKeySchema = limitsSchema.extend({
   key: z.string().min(8).optional(),
   key_sha256: z.string().regex(/^[0-9a-f]{64}$/i, 'must be 64 hex characters').optional(),
   models: z.array(z.string().min(1)).optional(),
+  routes: routesSchema.nullable().optional(),
   expires_at: z.iso.datetime({ offset: true }).nullable().optional(),
   cache_ttl_seconds: z.number().int().nonnegative().optional(),
   metadata: z.record(z.string(), z.string()).optional()
@@ -95,6 +94,8 @@ export const configSchema = z.strictObject({
   // The key as a boundary.
   /** Models without a price: `deny_budgeted` refuses them for keys (or teams) with a USD budget. */
   UNPRICED_MODELS: z.enum(['deny_budgeted', 'deny', 'allow']).default('deny_budgeted'),
+  /** A JSON or YAML file of prices (ours or LiteLLM's model_prices_and_context_window.json); the config's `pricing` wins over it. */
+  PRICING_FILE: z.string().min(1).optional(),
 
   // Resources: nothing a client or an upstream sends may exhaust memory or stall the loop.
   /** Bytes of request bodies being parsed at once (64 MiB); beyond it 503 with retry-after. */

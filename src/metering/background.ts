@@ -121,7 +121,14 @@ export class BackgroundBilling {
   inspect (req: BackgroundRequest, status: number, responseBody: Buffer, owner: BackgroundOwner | undefined): { step: BackgroundStep, usage?: TokenUsage } | undefined {
     if (status >= 300) return undefined
     if (owner === undefined && !isCreate(req)) return undefined
-    const body = parse(responseBody)
+    return this.inspectObject(req, status, parse(responseBody), owner)
+  }
+
+  /** `inspect` for a response object already parsed (the terminal event of a streamed read). */
+  inspectObject (req: BackgroundRequest, status: number, response: unknown, owner: BackgroundOwner | undefined): { step: BackgroundStep, usage?: TokenUsage } | undefined {
+    if (status >= 300) return undefined
+    if (owner === undefined && !isCreate(req)) return undefined
+    const body = response as { id?: unknown, status?: unknown, usage?: unknown } | undefined
     if (typeof body?.id !== 'string') return undefined
     const done = typeof body.status === 'string' && TERMINAL.has(body.status)
     if (owner === undefined) return done ? undefined : { step: { kind: 'remember', id: body.id } }

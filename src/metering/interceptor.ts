@@ -1,3 +1,4 @@
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib'
 import type { KeyPrincipal } from '../auth/principal.js'
 import type { GatewayError } from '../errors.js'
 import { ForwardingHandler, type Controller, type GatewayRequest, type Interceptor, type Outcome, type ResponseEnd, type ResponseHandler, type ResponseHead, type UsageSummary } from '../proxy/interceptor.js'
@@ -130,8 +131,10 @@ class MeterHandler extends ForwardingHandler {
     this.status = head.status
     if (head.kind === 'buffered') {
       this.meterBody(head)
-    } else if (head.kind === 'sse' && this.metered && this.req.stream) {
-      this.scanner = new SseScanner(this.strip ? usageChunkHold : undefined)
+    } else if (head.kind === 'sse' && (this.metered || this.owner !== undefined) && head.status < 300) {
+      // Whatever the request asked for: an SSE answer to a non-stream request is metered
+      // too, and a background response read back as a stream is billed to its creator.
+      this.scanner = new SseScanner(this.strip ? usageChunkHold : undefined, true)
       this.kept = []
       this.write = (chunk) => { this.inner.onResponseData(controller, chunk) }
     }
@@ -171,8 +174,13 @@ class MeterHandler extends ForwardingHandler {
 
   /** A buffered answer: usage from the body, and the cost header. */
   private meterBody (head: ResponseHead): void {
-    const body = head.body
+    const body = plainBody(head)
     const o = this.opts
+    if (body === null) {
+      // Compressed (despite accept-encoding: identity) in a way that cannot be read: estimated.
+      if (this.metered && head.status < 300) this.estimateBuffered(head.body!)
+      return
+    }
     if (body !== undefined && o.background !== undefined) {
       const b = o.background.inspect(this.req, head.status, body, this.owner)
       if (b !== undefined) {
@@ -205,6 +213,12 @@ class MeterHandler extends ForwardingHandler {
     head.headers[COST_HEADER] = u === undefined ? '0' : formatUsd(u.costNanos)
   }
 
+  private estimateBuffered (raw: Buffer): void {
+    const input = estimateInputTokens(this.req.json, this.req.body?.length ?? 0)
+    this.reason = 'undecodable'
+    this.usage = summarize(this.priced, estimateUsage(input, estimateOutputTokens([raw], raw.length, raw.length)), true, this.hit)
+  }
+
   /** A stream is over: usage from its last event (or the stripped chunk), else an estimate. */
   private meterStream (outcome: Outcome): void {
     if (this.done) return
@@ -212,16 +226,35 @@ class MeterHandler extends ForwardingHandler {
     const kept = this.kept ?? []
     this.kept = undefined
     const s = this.scanner!
-    const exact = streamUsage(s.strippedEvent ?? s.lastEvent)
+    const event = streamEvent(s.strippedEvent ?? s.usageEvent ?? s.lastEvent)
+    const exact = usageFromStreamEvent(event)
+    if (this.owner !== undefined) {
+      this.meterBackgroundStream(event)
+      return
+    }
     if (exact !== undefined) {
+      // No model in the request (a stored prompt): metered under the one the upstream reports.
+      const answered = this.req.model === undefined ? streamModel(event) : undefined
+      if (answered !== undefined) this.priced = this.opts.prices.resolve(answered)
       this.usage = summarize(this.priced, exact, false, this.hit)
       return
     }
-    if (this.status >= 300) return
+    if (this.status >= 300 || !this.metered) return
     const input = estimateInputTokens(this.req.json, this.req.body?.length ?? 0)
     const output = estimateOutputTokens(kept, this.keptBytes, this.totalBytes)
     this.reason = outcome === 'ok' ? 'no_usage' : outcome
     this.usage = summarize(this.priced, estimateUsage(input, output), true, this.hit)
+  }
+
+  /** A background response read back as a stream: billed to its creator once, when finished. */
+  private meterBackgroundStream (event: unknown): void {
+    const response = (event as { response?: unknown } | undefined)?.response
+    const b = response !== undefined ? this.opts.background?.inspectObject(this.req, this.status, response, this.owner) : undefined
+    if (b?.usage === undefined) return
+    this.step = b.step
+    this.billTo = this.owner
+    this.priced = this.opts.prices.resolve(this.owner!.model)
+    this.usage = summarize(this.priced, b.usage, false, this.hit)
   }
 
   /** The one record of this request, once the answer is out. */
@@ -250,16 +283,23 @@ class MeterHandler extends ForwardingHandler {
   }
 }
 
-/** The usage of a stream's last event (the stripped usage chunk or the terminal event). */
-function streamUsage (event: Buffer | undefined): TokenUsage | undefined {
+/** The parsed data of the one event metering reads (the usage chunk or the terminal event). */
+function streamEvent (event: Buffer | undefined): unknown {
   if (event === undefined) return undefined
   const data = sseData(event)
   if (data === undefined || data.charCodeAt(0) !== 0x7b) return undefined
   try {
-    return usageFromStreamEvent(JSON.parse(data))
+    return JSON.parse(data)
   } catch {
     return undefined
   }
+}
+
+/** The model a stream event reports (chat chunk `model`, Responses event `response.model`). */
+function streamModel (event: unknown): string | undefined {
+  const e = event as { model?: unknown, response?: { model?: unknown } } | undefined
+  const m = e?.model ?? e?.response?.model
+  return typeof m === 'string' && m !== '' ? m : undefined
 }
 
 /**
@@ -288,6 +328,32 @@ export function usageRecord (req: GatewayRequest, u: UsageSummary, priced: Price
     priced: u.priced,
     latencyMs: performance.now() - req.startedAt,
     atMs: Date.now()
+  }
+}
+
+/** Decoded answers stop here: a buffered answer is bounded by the same size. */
+const MAX_DECODED_BYTES = 64 * 1024 * 1024
+const DECODERS: Record<string, (b: Buffer, o: { maxOutputLength: number }) => Buffer> = {
+  gzip: gunzipSync, 'x-gzip': gunzipSync, deflate: inflateSync, br: brotliDecompressSync
+}
+
+/**
+ * The body metering reads: as it came, or decoded when the upstream compressed it anyway
+ * (the client still gets the bytes as sent, with their content-encoding); null when it
+ * cannot be decoded.
+ */
+function plainBody (head: ResponseHead): Buffer | undefined | null {
+  const body = head.body
+  const encoding = head.headers['content-encoding']
+  if (body === undefined || encoding === undefined || body.length === 0) return body
+  const name = String(encoding).trim().toLowerCase()
+  if (name === 'identity' || name === '') return body
+  const decode = DECODERS[name]
+  if (decode === undefined) return null
+  try {
+    return decode(body, { maxOutputLength: MAX_DECODED_BYTES })
+  } catch {
+    return null
   }
 }
 

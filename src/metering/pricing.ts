@@ -1,18 +1,19 @@
-import type { Price } from '../config/schema.js'
-import { costNanos, usdPerMillionToNanos } from './money.js'
+import { costNanos } from './money.js'
+import { DEFAULT_PRICES } from './default-prices.js'
+import { priceEntrySchema, type PriceEntry } from './price-entry.js'
 import type { TokenUsage } from './usage.js'
 
-/** CONTRACT.md defaults, USD per 1M tokens; the config file's `pricing` replaces or adds. */
-export const DEFAULT_PRICING: Readonly<Record<string, Price>> = {
-  'gpt-5.2-chat-latest': { input: 1.40, cached_input: 0.175, output: 11.20 }
-}
+/** The built-in table (see default-prices.ts); the config's `pricing` and `PRICING_FILE` replace or add. */
+export const DEFAULT_PRICING: Readonly<Record<string, PriceEntry>> = DEFAULT_PRICES
 
-/** A price converted once to nano-dollars per 1M tokens (exact integers). */
-export interface UnitPrice {
-  readonly input: bigint
-  readonly cachedInput: bigint
-  readonly output: bigint
-}
+/**
+ * A price in nano-dollars per 1M tokens (exact integers), with the model's batch prices
+ * and output cap when its entry has them.
+ */
+export type UnitPrice = PriceEntry
+
+/** An entry as the config schema outputs it, or as written (USD per 1M tokens, LiteLLM's per token). */
+export type PriceInput = PriceEntry | Readonly<Record<string, unknown>>
 
 /** How one client model name is metered. */
 export interface PricedModel {
@@ -67,14 +68,14 @@ const MEMO_MAX = 2048
 const MAX_MODEL_LENGTH = 200
 
 /**
- * The price table: CONTRACT defaults plus `config.pricing`, with `config.aliases`. Both
+ * The price table: the built-in defaults plus `config.pricing`, with `config.aliases`. Both
  * may use `*` patterns. A model is resolved as: alias (exact, else most specific
  * pattern) → price (exact, else most specific pattern, else the same lookups on the
  * name without a date suffix, so `gpt-5.2-chat-latest-2026-01-01` finds its price).
  * Results are memoised (bounded), so the hot path does one Map lookup.
  * @example createPriceTable({ 'gpt-5*': { input: 1, output: 2 } }, { fast: 'gpt-5-mini' }).resolve('fast')
  */
-export function createPriceTable (pricing: Readonly<Record<string, Price>>, aliases: Readonly<Record<string, string>> = {}): PriceTable {
+export function createPriceTable (pricing: Readonly<Record<string, PriceInput>>, aliases: Readonly<Record<string, string>> = {}): PriceTable {
   const prices = split(Object.entries({ ...DEFAULT_PRICING, ...pricing }).map(([name, p]) => [name, toUnitPrice(p)] as const))
   const alias = split(Object.entries(aliases))
   const memo = new Map<string, PricedModel>()
@@ -115,14 +116,9 @@ export function createPriceTable (pricing: Readonly<Record<string, Price>>, alia
 
 const UNKNOWN: PricedModel = { model: 'unknown', label: 'other', price: undefined }
 
-export function toUnitPrice (p: Price): UnitPrice {
-  const input = usdPerMillionToNanos(p.input)
-  return {
-    input,
-    // No cached price given: cached tokens cost what other input tokens cost.
-    cachedInput: p.cached_input === undefined ? input : usdPerMillionToNanos(p.cached_input),
-    output: usdPerMillionToNanos(p.output)
-  }
+/** An entry already normalised by the config schema, or one written in either format. */
+export function toUnitPrice (p: PriceInput): UnitPrice {
+  return typeof p.input === 'bigint' ? p as PriceEntry : priceEntrySchema.parse(p)
 }
 
 /**
@@ -133,4 +129,15 @@ export function toUnitPrice (p: Price): UnitPrice {
 export function priceUsage (u: TokenUsage, price: UnitPrice): number {
   const cached = Math.min(u.cached, u.input)
   return costNanos([[u.input - cached, price.input], [cached, price.cachedInput], [u.output, price.output]])
+}
+
+/**
+ * The cost of a batch request's usage: the entry's batch prices where it has them (cached
+ * input at the lower of its cached and batch input prices), else its ordinary prices.
+ * @example priceBatchUsage(usage, table.resolve('gpt-4o').price!)
+ */
+export function priceBatchUsage (u: TokenUsage, price: UnitPrice): number {
+  const input = price.batchInput ?? price.input
+  const cachedInput = price.cachedInput < input ? price.cachedInput : input
+  return priceUsage(u, { input, cachedInput, output: price.batchOutput ?? price.output })
 }

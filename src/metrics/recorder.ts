@@ -93,7 +93,7 @@ class RecordSink {
       ms: Math.round(ms * 10) / 10,
       ttfbMs: ttfbMs === undefined ? undefined : Math.round(ttfbMs * 10) / 10,
       bytes,
-      upstreamRequestId: head?.headers['x-request-id'],
+      upstreamRequestId: head?.upstreamRequestId,
       cache: head?.headers['x-gateway-cache'],
       tokens: u === undefined ? undefined : { input: u.inputTokens, cached: u.cachedInputTokens, output: u.outputTokens, reasoning: u.reasoningTokens },
       costUsd: u === undefined ? undefined : u.costNanos / NANOS_PER_USD,

@@ -68,6 +68,8 @@ export interface ResponseHead {
    * the terminal; absent on answers the gateway made itself (refusals, cache hits).
    */
   readonly ttfbMs?: number
+  /** The upstream's own id of this answer: for the log line, never for the client. */
+  readonly upstreamRequestId?: string
 }
 
 export type Outcome =

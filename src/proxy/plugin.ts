@@ -1,7 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ClientResponse } from './client-response.js'
 import type { Dispatch, GatewayRequest, Principal } from './interceptor.js'
-import { parseRequestBody } from './request-body.js'
+import { gatewayError, type GatewayError } from '../errors.js'
+import { readBody, type BodyFacts } from './body-reader.js'
+import { checkJsonBounds } from './json-bounds.js'
 import { routeTemplate } from './route-template.js'
 
 export interface ProxyOptions<P extends Principal> {
@@ -13,8 +15,12 @@ export interface ProxyOptions<P extends Principal> {
   readonly onStreamCount: (delta: number) => void
 }
 
-/** Routes whose body must be a JSON object with a model. */
-const MODEL_ROUTES = new Set(['/v1/chat/completions', '/v1/responses'])
+/** Depth and value count of a JSON body, checked on the bytes before it is parsed. */
+function jsonBounds (body: Buffer): GatewayError | undefined {
+  const v = checkJsonBounds(body)
+  if (v.ok) return undefined
+  return gatewayError('GW_ERR_BODY_TOO_COMPLEX', [v.reason === 'depth' ? `nested deeper than ${v.limit}` : `more than ${v.limit} values`])
+}
 
 /**
  * The client API: `POST /v1/chat/completions`, `POST /v1/responses` and every other
@@ -25,27 +31,41 @@ const MODEL_ROUTES = new Set(['/v1/chat/completions', '/v1/responses'])
 export async function proxyPlugin<P extends Principal> (app: FastifyInstance, opts: ProxyOptions<P>): Promise<void> {
   const { dispatch, principal, onStreamCount } = opts
 
-  // A plain function, not async: Fastify would wrap the promise of each request.
-  const handle = (route: string | undefined) => function relayRoute (request: FastifyRequest, reply: FastifyReply): void {
+  // A plain function, not async: Fastify would wrap the promise of each request. Only a
+  // multipart body (read by busboy) makes the handler wait.
+  const handle = (route: string | undefined) => function relayRoute (request: FastifyRequest, reply: FastifyReply): void | Promise<void> {
+    // Canonical already: the path guard rewrote (or refused) the target before routing.
     const url = request.raw.url ?? request.url
     const raw = request.body
     const body = Buffer.isBuffer(raw) ? raw : undefined
-    const parsed = parseRequestBody(body, request.headers['content-type'], route !== undefined && MODEL_ROUTES.has(route))
-    const req: GatewayRequest<P> = {
-      id: request.id,
+    const path = url.slice(3) // strip "/v1"
+    const q = path.indexOf('?')
+    const parsed = readBody(body, {
+      path: q === -1 ? path : path.slice(0, q),
       method: request.method,
-      route: route ?? routeTemplate(url),
-      path: url.slice(3), // strip "/v1"
-      headers: request.headers,
-      startedAt: request.startedAt,
-      principal: principal(request),
-      body,
-      json: parsed.json,
-      model: parsed.model,
-      stream: parsed.stream
+      contentType: request.headers['content-type'],
+      contentEncoding: request.headers['content-encoding'],
+      prescan: jsonBounds
+    })
+    const relay = (facts: BodyFacts): void => {
+      const req: GatewayRequest<P> = {
+        id: request.id,
+        method: request.method,
+        route: route ?? routeTemplate(url),
+        path,
+        headers: request.headers,
+        startedAt: request.startedAt,
+        principal: principal(request),
+        body,
+        json: facts.json,
+        model: facts.model,
+        stream: facts.stream
+      }
+      reply.hijack()
+      dispatch(req, new ClientResponse(reply.raw, request.id, onStreamCount))
     }
-    reply.hijack()
-    dispatch(req, new ClientResponse(reply.raw, request.id, onStreamCount))
+    if (parsed instanceof Promise) return parsed.then(relay)
+    relay(parsed)
   }
 
   app.post('/v1/chat/completions', handle('/v1/chat/completions'))

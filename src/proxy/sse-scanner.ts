@@ -21,6 +21,8 @@ const SPACE = 0x20
 const COLON = 0x3a
 const BRACKET_OPEN = 0x5b
 const DATA = Buffer.from('data:')
+const USAGE = Buffer.from('"usage"')
+const OPEN_BRACE = 0x7b
 
 export type Write = (chunk: Buffer) => void
 
@@ -39,6 +41,11 @@ export class SseScanner {
   sawDone = false
   /** Complete events seen. */
   events = 0
+  /**
+   * With `watchUsage`: the last data event holding a `"usage"` object, wherever it stood
+   * in the stream (some upstreams send usage before the last chunk).
+   */
+  usageEvent: Buffer | undefined
 
   private lastParts: Buffer[] | undefined
   // Line state, carried across chunks.
@@ -51,9 +58,11 @@ export class SseScanner {
   private flowing = false // the current event is known to be a normal chunk
 
   private readonly hold: SseHold | undefined
+  private readonly watchUsage: boolean
 
-  constructor (hold?: SseHold) {
+  constructor (hold?: SseHold, watchUsage = false) {
     this.hold = hold
+    this.watchUsage = watchUsage
   }
 
   /** Scans `chunk` and writes what the client may have now. */
@@ -145,7 +154,15 @@ export class SseScanner {
     this.written = 0
     const kind = eventKind(parts)
     if (kind === 'done') this.sawDone = true
-    else if (kind === 'data') this.lastParts = parts
+    else if (kind === 'data') {
+      this.lastParts = parts
+      if (this.watchUsage) {
+        // A native search per finished event; an event split across chunks is joined once.
+        const event = parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+        if (hasUsageObject(event)) this.usageEvent = event
+        if (parts.length > 1) this.lastParts = [event]
+      }
+    }
   }
 
   /** With a hold policy: the event is complete; send it, or drop it if the policy says so. */
@@ -166,6 +183,18 @@ export class SseScanner {
     for (let i = this.written; i < this.parts.length; i++) write(this.parts[i]!)
     this.written = this.parts.length
   }
+}
+
+/** True when `"usage"` is followed by an object (not `null`) somewhere in the event. */
+function hasUsageObject (event: Buffer): boolean {
+  let at = event.indexOf(USAGE)
+  while (at !== -1) {
+    let j = at + USAGE.length
+    while (j < event.length && (event[j] === SPACE || event[j] === COLON)) j++
+    if (event[j] === OPEN_BRACE) return true
+    at = event.indexOf(USAGE, at + USAGE.length)
+  }
+  return false
 }
 
 /** The first `n` bytes of an event held as parts (copies only when the first part is shorter). */

@@ -100,6 +100,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler, Controller {
   private status = 0
   private headers: Record<string, string | string[]> | undefined
   private ttfbMs = 0
+  private upstreamRequestId: string | undefined
   private chunks: Buffer[] | undefined
   private bytes = 0
   private done = false
@@ -133,6 +134,8 @@ class UpstreamCall implements Dispatcher.DispatchHandler, Controller {
 
   onResponseStart (_controller: UndiciController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     this.ttfbMs = performance.now() - this.request.startedAt
+    const id = headers['x-request-id']
+    this.upstreamRequestId = typeof id === 'string' ? id : undefined
     this.status = statusCode
     this.kind = bodyKind(statusCode, headers['content-type'])
     const out = clientResponseHeaders(headers)
@@ -143,7 +146,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler, Controller {
       this.chunks = []
       return
     }
-    this.handler.onResponseStart(this, { status: statusCode, headers: out, kind: this.kind, ttfbMs: this.ttfbMs })
+    this.handler.onResponseStart(this, { status: statusCode, headers: out, kind: this.kind, ttfbMs: this.ttfbMs, upstreamRequestId: this.upstreamRequestId })
   }
 
   onResponseData (_controller: UndiciController, chunk: Buffer): void {
@@ -161,7 +164,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler, Controller {
     if (this.chunks !== undefined) {
       const c = this.chunks
       const body = c.length === 1 ? c[0]! : Buffer.concat(c, this.bytes)
-      this.handler.onResponseStart(this, { status: this.status, headers: this.headers!, kind: 'buffered', body, ttfbMs: this.ttfbMs })
+      this.handler.onResponseStart(this, { status: this.status, headers: this.headers!, kind: 'buffered', body, ttfbMs: this.ttfbMs, upstreamRequestId: this.upstreamRequestId })
     }
     this.handler.onResponseEnd(this, { outcome: 'ok' })
   }
@@ -181,7 +184,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler, Controller {
     if (this.chunks !== undefined) {
       // A buffered body that broke: the client gets what arrived, and the outcome says so.
       const body = Buffer.concat(this.chunks, this.bytes)
-      this.handler.onResponseStart(this, { status: this.status, headers: this.headers!, kind: 'buffered', body, ttfbMs: this.ttfbMs })
+      this.handler.onResponseStart(this, { status: this.status, headers: this.headers!, kind: 'buffered', body, ttfbMs: this.ttfbMs, upstreamRequestId: this.upstreamRequestId })
     }
     this.handler.onResponseEnd(this, { outcome: errorCode(err) === 'UND_ERR_BODY_TIMEOUT' ? 'upstream_timeout' : 'upstream_error' })
   }

@@ -47,12 +47,13 @@ describe('loadConfig', () => {
   it('reads a YAML or JSON file, and the environment wins', () => {
     const yaml = fileWith('gw.yaml', 'pricing:\n  my-model: { input: 1, cached_input: 0.5, output: 2 }\naliases:\n  fast: my-model\nkeys:\n  - name: ci\n    key: sk-ci-0123456789abcdef\n    rpm: 60\n')
     const c = loadConfig({ GATEWAY_CONFIG: yaml, PORT: '9000' })
-    expect(c.pricing['my-model']).toEqual({ input: 1, cached_input: 0.5, output: 2 })
+    // Prices come out in exact nano-dollars per 1M tokens.
+    expect(c.pricing['my-model']).toEqual({ input: 1_000_000_000n, cachedInput: 500_000_000n, output: 2_000_000_000n })
     expect(c.aliases.fast).toBe('my-model')
     expect(c.keys[0]!.rpm).toBe(60)
     expect(c.PORT).toBe(9000)
     const json = fileWith('gw.json', JSON.stringify({ pricing: { m: { input: 1, output: 2 } } }))
-    expect(loadConfig({ GATEWAY_CONFIG: json }).pricing.m!.output).toBe(2)
+    expect(loadConfig({ GATEWAY_CONFIG: json }).pricing.m!.output).toBe(2_000_000_000n)
   })
 
   it('rejects unknown sections and bad file values with the path', () => {

@@ -56,8 +56,8 @@ describe('pricing', () => {
     expect(t.resolve('gpt-5.2-chat-latest-2026-01-01')).toMatchObject({ model: 'gpt-5.2-chat-latest-2026-01-01', label: 'gpt-5.2-chat-latest' })
     expect(priceUsage(HAND, t.resolve('gpt-5.2-chat-latest-2026-01-01').price!)).toBe(6_265_000)
     expect(t.resolve('gpt-5-nano-2025-08-07').label).toBe('gpt-5-nano*')
-    expect(t.resolve('gpt-5-pro').label).toBe('gpt-5*')
-    expect(t.resolve('claude-sonnet')).toEqual({ model: 'claude-sonnet', label: 'other', price: undefined })
+    expect(t.resolve('gpt-5-turbo-x').label).toBe('gpt-5*')
+    expect(t.resolve('claude-sonnet-9')).toEqual({ model: 'claude-sonnet-9', label: 'other', price: undefined })
     expect(t.resolve(undefined).label).toBe('other')
   })
 
