@@ -3,7 +3,7 @@ import type { GatewayConfig } from './config/schema.js'
 import type { GatewayDeps } from './app.js'
 import type { Feature, FeatureContext } from './feature.js'
 import { createMetrics } from './metrics/metrics.js'
-import { createUpstreamTarget } from './proxy/upstream.js'
+import { createUpstreamSet } from './upstreams/upstreams.js'
 import { createKeysFeature } from './auth/feature.js'
 import { createTeamsFeature, openTeams } from './teams/feature.js'
 import { createRateLimitFeature } from './ratelimit/feature.js'
@@ -43,7 +43,7 @@ export async function createDeps (config: GatewayConfig, log: Logger, overrides:
 
   return {
     log,
-    upstream: createUpstreamTarget({ name: 'default', baseUrl: config.UPSTREAM_BASE_URL, apiKey: config.UPSTREAM_API_KEY }, config),
+    upstreams: createUpstreamSet(config, metrics),
     keys: keys.resolver,
     metrics,
     features,
