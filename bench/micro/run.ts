@@ -1,6 +1,8 @@
 import { abortSignalBench } from './abort-signal.js'
 import { authBench } from './auth.js'
 import { headersBench } from './headers.js'
+import { hooksBench } from './hooks.js'
+import { metricCellsBench } from './metric-cells.js'
 import { recorderBench } from './recorder.js'
 import { requestIdBench } from './request-id.js'
 import { sseScannerBench } from './sse-scanner.js'
@@ -11,5 +13,5 @@ import { upstreamRouterBench } from './upstream-router.js'
  * `--quick` shortens every case.
  */
 const timeMs = process.argv.includes('--quick') ? 100 : 400
-const sections = [sseScannerBench(timeMs), headersBench(timeMs), await authBench(timeMs), await recorderBench(timeMs), requestIdBench(timeMs), abortSignalBench(timeMs), upstreamRouterBench(timeMs)]
+const sections = [sseScannerBench(timeMs), headersBench(timeMs), await authBench(timeMs), await recorderBench(timeMs), metricCellsBench(timeMs), await hooksBench(timeMs), requestIdBench(timeMs), abortSignalBench(timeMs), upstreamRouterBench(timeMs)]
 process.stdout.write(`Node ${process.version}\n\n${sections.join('\n\n')}\n`)

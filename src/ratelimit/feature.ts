@@ -79,9 +79,17 @@ export function createRateLimitFeature (ctx: FeatureContext, spend?: SpendReader
     return { spec, lease: d.lease, headers }
   }
 
+  // A key record is replaced, not changed, when the key is edited: its limits are merged once.
+  const merged = new WeakMap<KeyRecord, KeyLimits>()
+  const limitsOf = (key: KeyRecord): KeyLimits => {
+    let kl = merged.get(key)
+    if (kl === undefined) merged.set(key, kl = keyLimits(key, config.limits.defaults))
+    return kl
+  }
+
   const interceptor: Interceptor<KeyPrincipal> = (next) => function limits (req, handler) {
     const key = req.principal.key
-    const kl = keyLimits(key, config.limits.defaults)
+    const kl = limitsOf(key)
     // Keys without limits or budget never touch a store, and cost no promise either.
     if (kl.budget === undefined && !hasLimits(kl.spec)) return next(req, handler)
     admit(key, kl).then((a) => {
