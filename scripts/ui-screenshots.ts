@@ -30,6 +30,8 @@ const PRICES: Record<string, { input: number, cached_input: number, output: numb
 
 interface Created { id: string, key?: string, name: string }
 
+type TeamOf = ReadonlyArray<readonly [name: string, id: string | undefined]>
+
 async function main (): Promise<void> {
   mkdirSync(OUT, { recursive: true })
   const dataDir = mkdtempSync(join(tmpdir(), 'comet-gw-shots-'))
@@ -38,7 +40,21 @@ async function main (): Promise<void> {
   const app = await buildApp(config, await createDeps(config, createLogger('warn')))
   await app.listen({ port: 0, host: '127.0.0.1' })
   const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
+  const db = openSqlite(dataDir)
+  try {
+    const { keys, teamOf, hasTeams } = await seedAdmin(url)
+    await seedHistory(db, keys, teamOf)
+    await sendTraffic(url, keys)
+    await photograph(url, hasTeams)
+  } finally {
+    await app.close()
+    await mock.close()
+    db.close()
+  }
+}
 
+/** Teams, keys and a few changes through the admin API, as the CLI, scripts and the page would make them. */
+async function seedAdmin (url: string): Promise<{ keys: Created[], teamOf: TeamOf, hasTeams: boolean }> {
   const admin = async <T = Created>(method: string, path: string, body?: unknown, actor = 'admin_api'): Promise<T> => {
     const res = await fetch(url + '/admin' + path, {
       method,
@@ -69,13 +85,15 @@ async function main (): Promise<void> {
   await admin('PATCH', '/keys/' + keys[1]!.id, { tpm: 250000 }, 'ui')
   if (hasTeams) await admin('POST', '/keys/' + keys[0]!.id + '/rotate', { grace_seconds: 3600 }, 'ui')
   await admin('DELETE', '/keys/' + old.id, undefined, 'cli')
+  const teamOf: TeamOf = [['search', search], ['search', search], ['support-bot', support], ['research', research], ['research', research], ['', undefined]]
+  return { keys, teamOf, hasTeams }
+}
 
-  // Four weeks of history straight into the ledger (the store the gateway reads).
-  const db = openSqlite(dataDir)
+/** Four weeks of spend straight into the ledger (the store the gateway reads), weekdays busier. */
+async function seedHistory (db: ReturnType<typeof openSqlite>, keys: Created[], teamOf: TeamOf): Promise<void> {
   const ledger = sqliteLedgerStore(db)
   const rows: LedgerRow[] = []
   const now = Date.now()
-  const teamOf = [['search', search], ['search', search], ['support-bot', support], ['research', research], ['research', research], ['', undefined]] as const
   const plan: Array<[number, string, number]> = [
     [0, 'gpt-5.2-chat-latest', 1.0], [1, 'gpt-5-mini', 2.2], [2, 'gpt-5.2-chat-latest', 0.55],
     [3, 'claude-sonnet-4-5', 0.8], [4, 'claude-sonnet-4-5', 0.25], [4, 'gpt-5.2-chat-latest', 0.2], [5, 'gpt-5-mini', 0.3]
@@ -103,15 +121,19 @@ async function main (): Promise<void> {
     }
   }
   await ledger.write(rows, 'screenshots')
+}
 
-  // Today's traffic through the gateway, with the openai SDK, cache hits included.
+/** Today's traffic through the gateway with the openai SDK, cache hits included. */
+async function sendTraffic (url: string, keys: Created[]): Promise<void> {
   const clients = keys.slice(1).map((k) => new OpenAI({ baseURL: url + '/v1', apiKey: k.key!, maxRetries: 0 }))
   const models = ['gpt-5-mini', 'gpt-5.2-chat-latest', 'claude-sonnet-4-5', 'claude-sonnet-4-5', 'gpt-5-mini']
   for (let i = 0; i < 40; i++) {
     const c = i % clients.length
     await clients[c]!.chat.completions.create({ model: models[c]!, messages: [{ role: 'user', content: 'question ' + (i % 7) }] }, { headers: { 'x-gateway-cache-ttl': '600' } })
   }
+}
 
+async function photograph (url: string, hasTeams: boolean): Promise<void> {
   const browser = await launchBrowser({ width: 1440, height: 760 })
   try {
     const page = await browser.context.newPage()
@@ -149,9 +171,6 @@ async function main (): Promise<void> {
     await shot(page, 'audit')
   } finally {
     await browser.close()
-    await app.close()
-    await mock.close()
-    db.close()
   }
 }
 
