@@ -4,6 +4,8 @@ import type { BudgetPeriod } from '../config/schema.js'
 export interface UsageRecord {
   readonly keyId: string
   readonly keyName: string
+  /** The key's team when the request was made (team budgets read it); null or absent = none. */
+  readonly teamId?: string | null
   /** The client's model after aliases (what the ledger groups by). */
   readonly model: string
   /** The bounded metrics label: the pricing entry or `other`. */
@@ -30,6 +32,8 @@ export interface UsageRecord {
 export interface LedgerRow {
   keyId: string
   keyName: string
+  /** The key's team as of its latest record in this row (absent in rows stored before teams). */
+  teamId?: string | null
   model: string
   /** `YYYY-MM-DD`, UTC. */
   day: string
@@ -81,6 +85,7 @@ export function emptyRow (keyId: string, keyName: string, model: string, day: st
  */
 export function addRecord (row: LedgerRow, r: UsageRecord): void {
   row.keyName = r.keyName
+  row.teamId = r.teamId ?? null
   row.requests++
   if (r.cacheHit) {
     row.cacheHits++

@@ -31,7 +31,7 @@ function keysOf (keyId: string): [string, string] {
 }
 
 /** Rejects with LimiterUnavailableError when `p` fails or takes longer than `ms`. */
-async function guarded<T> (p: Promise<T>, ms: number): Promise<T> {
+export async function guarded<T> (p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => reject(new LimiterUnavailableError(`limits store gave no answer within ${ms} ms`)), ms)
