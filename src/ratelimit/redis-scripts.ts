@@ -154,8 +154,8 @@ local function expire (h, o, p, a, now)
   end
 end
 local function admits (used, open, claim, limit)
-  if used + open + claim <= limit then return true end
-  return open == 0 and used < limit
+  if used >= limit then return false end
+  return open == 0 or used + open + claim <= limit
 end
 `
 

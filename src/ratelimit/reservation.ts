@@ -10,7 +10,7 @@ import { DEFAULT_PRICING, priceUsage, type PricedModel } from '../metering/prici
  *   max_tokens ∧ model's max_output_tokens ─────────┼─▶ claim { tokens, nanos }
  *   (else RESERVE_OUTPUT_TOKENS)                    ┘        │ input at the full input price
  *                                                            ▼ (no cache discount), output at the output price
- *   admitted ⇔ used + open + claim ≤ limit  ∨  (open = 0 ∧ used < limit)
+ *   admitted ⇔ used < limit ∧ (used + open + claim ≤ limit ∨ open = 0)
  */
 
 /**
@@ -87,8 +87,8 @@ export function claimOf (inputTokens: number, outputTokens: number, priced: Pric
  * @example admits({ used: 0, open: 0, claim: 5e7, limit: 1e7 }) // true: nothing else open
  */
 export function admits (s: { readonly used: number, readonly open: number, readonly claim: number, readonly limit: number }): boolean {
-  if (s.used + s.open + s.claim <= s.limit) return true
-  return s.open === 0 && s.used < s.limit
+  if (s.used >= s.limit) return false
+  return s.open === 0 || s.used + s.open + s.claim <= s.limit
 }
 
 /** Entries that may carry `max_output_tokens` (the pricing table's optional field). */
