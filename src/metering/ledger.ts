@@ -129,14 +129,14 @@ class BufferedLedger implements SpendLedger {
   record (r: UsageRecord): void {
     this.opts.journal?.append(r)
     const day = utcDay(r.atMs)
-    const id = rowId(r.keyId, r.model, day)
+    const id = rowId(r.keyId, r.model, day, r.teamId)
     let row = this.pending.get(id)
     if (row === undefined) {
       if (this.pending.size >= this.maxRows) {
         this.opts.log.error({ keyId: r.keyId, model: r.model, costNanos: r.costNanos }, 'spend ledger buffer full: record kept in the journal only')
         return
       }
-      row = emptyRow(r.keyId, r.keyName, r.model, day)
+      row = emptyRow(r.keyId, r.keyName, r.model, day, r.teamId ?? null)
       this.pending.set(id, row)
     }
     addRecord(row, r)
@@ -195,9 +195,9 @@ class BufferedLedger implements SpendLedger {
   private async readRows (from: string, to: string): Promise<LedgerRow[]> {
     const local = this.local((r) => r.day >= from && r.day <= to)
     const stored = await this.store.rows(from, to)
-    const byId = new Map(stored.map((r) => [rowId(r.keyId, r.model, r.day), r]))
+    const byId = new Map(stored.map((r) => [rowId(r.keyId, r.model, r.day, r.teamId), r]))
     for (const row of local) {
-      const id = rowId(row.keyId, row.model, row.day)
+      const id = rowId(row.keyId, row.model, row.day, row.teamId)
       const have = byId.get(id)
       if (have === undefined) byId.set(id, row)
       else addRow(have, row)
@@ -333,8 +333,8 @@ class BufferedLedger implements SpendLedger {
 /** The row of `r` in a map of rows being built. */
 function rowOf (rows: Map<string, LedgerRow>, r: UsageRecord): LedgerRow {
   const day = utcDay(r.atMs)
-  const id = rowId(r.keyId, r.model, day)
+  const id = rowId(r.keyId, r.model, day, r.teamId)
   let row = rows.get(id)
-  if (row === undefined) rows.set(id, row = emptyRow(r.keyId, r.keyName, r.model, day))
+  if (row === undefined) rows.set(id, row = emptyRow(r.keyId, r.keyName, r.model, day, r.teamId ?? null))
   return row
 }
