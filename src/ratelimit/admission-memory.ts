@@ -33,6 +33,7 @@ interface Check {
   readonly rOk: boolean
   readonly t: Bucket | undefined
   readonly spent: number | undefined
+  readonly held: number
 }
 
 /** Milliseconds until a tpm bucket at `level` with `open` tokens held would take `claim` more. */
@@ -95,7 +96,7 @@ export function createMemoryAdmission (spendNow: SyncSpend, clock: () => number 
       retryMs = Math.max(retryMs, CONCURRENCY_RETRY_MS)
     }
     const refused = REFUSAL_ORDER.find((l) => failed.has(l))
-    return { refused, retryMs, r: r?.bucket, rOk: r?.ok === true, t, spent }
+    return { refused, retryMs, r: r?.bucket, rOk: r?.ok === true, t, spent, held: st.openNanos }
   }
 
   const view = (s: Subject, st: State, c: Check, refused: AdmissionLimit | undefined, taken: boolean): SubjectView => ({
@@ -103,6 +104,7 @@ export function createMemoryAdmission (spendNow: SyncSpend, clock: () => number 
     requests: bucketView(s.rpm, (c.r?.level ?? 0) + (!taken && c.rOk ? WINDOW_MS : 0), refused === 'rpm'),
     tokens: bucketView(s.tpm, (c.t?.level ?? 0) - st.openTokens * WINDOW_MS, refused === 'tpm'),
     spentNanos: c.spent,
+    heldNanos: c.held,
     inFlight: st.open.size
   })
 
@@ -122,6 +124,7 @@ export function createMemoryAdmission (spendNow: SyncSpend, clock: () => number 
           refusedBy,
           limit: c.refused!,
           retryAfterMs: budget ? 0 : Math.max(...checks.map((x) => x.retryMs)),
+          claim,
           views: subjects.map((s, i) => view(s, states[i]!, checks[i]!, checks[i]!.refused, false))
         }
       }

@@ -27,7 +27,7 @@ export interface RedisAdmissionOptions {
 }
 
 const REFUSED: readonly (AdmissionLimit | undefined)[] = [undefined, 'budget', 'rpm', 'tpm', 'concurrency']
-const FIELDS = 6
+const FIELDS = 7
 
 /** The five keys of a subject (sum, rl, o, p, a), in its ledger hash tag. */
 function keysOf (s: Subject): readonly string[] {
@@ -108,7 +108,7 @@ export function createRedisAdmission (redis: RedisClient, options: RedisAdmissio
     let limit: AdmissionLimit | undefined
     let retryMs = 0
     const views = subjects.map((s, i) => {
-      const [code = 0, retry = 0, rl = 0, tl = 0, inFlight = 0, spent = -1] = reply.slice(i * FIELDS, i * FIELDS + FIELDS).map(Number)
+      const [code = 0, retry = 0, rl = 0, tl = 0, inFlight = 0, spent = -1, held = 0] = reply.slice(i * FIELDS, i * FIELDS + FIELDS).map(Number)
       const refused = REFUSED[code]
       if (refused !== undefined) {
         if (refusedBy < 0) { refusedBy = i; limit = refused }
@@ -118,6 +118,7 @@ export function createRedisAdmission (redis: RedisClient, options: RedisAdmissio
         requests: bucketView(s.rpm, rl, refused === 'rpm'),
         tokens: bucketView(s.tpm, tl, refused === 'tpm'),
         spentNanos: s.budget !== null && spent >= 0 ? spent : undefined,
+        heldNanos: held,
         inFlight
       }
     })
@@ -141,7 +142,7 @@ export function createRedisAdmission (redis: RedisClient, options: RedisAdmissio
         }))
         if (d.limit !== undefined) {
           if (passed.length > 0) await settleGroup(passed, id, { tokens: 0, nanos: 0 }, now).catch(() => {})
-          return { allowed: false, refusedBy: views.length + d.refusedBy, limit: d.limit, retryAfterMs: d.limit === 'budget' ? 0 : d.retryMs, views: [...views, ...d.views] }
+          return { allowed: false, refusedBy: views.length + d.refusedBy, limit: d.limit, retryAfterMs: d.limit === 'budget' ? 0 : d.retryMs, views: [...views, ...d.views], claim }
         }
         views.push(...d.views)
         passed.push(...group)

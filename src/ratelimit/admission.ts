@@ -36,6 +36,8 @@ export interface SubjectView {
   readonly tokens: BucketView | undefined
   /** Spend of the budget period (settled, visible to every instance); undefined without a budget. */
   readonly spentNanos: number | undefined
+  /** Nano-dollars other open requests hold against the budget (before this one); 0 without a budget. */
+  readonly heldNanos: number
   /** Requests of this subject open now (after this one, when admitted). */
   readonly inFlight: number
 }
@@ -59,6 +61,8 @@ export type AdmissionDecision =
     /** Milliseconds until the refusing limits would admit (budget: 0, not a matter of time). */
     readonly retryAfterMs: number
     readonly views: readonly SubjectView[]
+    /** The claim that did not fit. */
+    readonly claim: Claim
   }
 
 /** What the answer used, once known (0 and 0 when nothing was metered). */

@@ -164,7 +164,7 @@ end
  * tokens, subjects, key ttl ms, then per subject rpm, tpm, concurrency (0 = none), budget
  * nano-USD (-1 = none), period field.
  * Returns per subject { refused (0 none, 1 budget, 2 rpm, 3 tpm, 4 concurrency), retryMs,
- * rpm level, tpm level less open tokens, in flight, spend (-1 = no budget) }.
+ * rpm level, tpm level less open tokens, in flight, spend (-1 = no budget), open nano-USD }.
  * Refused by any subject: nothing is written (expired entries are still cleared).
  */
 export const ADMIT_LUA = RESERVATIONS + `
@@ -216,11 +216,11 @@ for s = 1, n do
   end
   if refused ~= 0 then anyRefused = true end
   st[s] = { rl = rl, rts = rts, tl = tl, tts = tts, ok = ok, inFlight = inFlight, rpm = rpm, tpm = tpm, conc = conc, budget = budget }
-  for _, v in ipairs({ refused, retry, rl, tl - ok * W, inFlight, spent }) do out[#out + 1] = v end
+  for _, v in ipairs({ refused, retry, rl, tl - ok * W, inFlight, spent, on }) do out[#out + 1] = v end
 end
 if anyRefused then
   for s = 1, n do
-    local i = (s - 1) * 6
+    local i = (s - 1) * 7
     out[i + 3] = fmt(out[i + 3]); out[i + 4] = fmt(out[i + 4])
   end
   return out
@@ -229,7 +229,7 @@ for s = 1, n do
   local k = (s - 1) * 5
   local h, o, a = KEYS[k + 2], KEYS[k + 3], KEYS[k + 5]
   local x = st[s]
-  local i = (s - 1) * 6
+  local i = (s - 1) * 7
   if x.rpm > 0 then
     local rl = x.rl - W
     redis.call('HSET', h, 'rl', fmt(rl), 'rt', fmt(x.rts))
