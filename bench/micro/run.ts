@@ -1,6 +1,7 @@
 import { abortSignalBench } from './abort-signal.js'
 import { authBench } from './auth.js'
 import { headersBench } from './headers.js'
+import { moneyBench } from './money.js'
 import { recorderBench } from './recorder.js'
 import { requestIdBench } from './request-id.js'
 import { sseScannerBench } from './sse-scanner.js'
@@ -10,5 +11,5 @@ import { sseScannerBench } from './sse-scanner.js'
  * `--quick` shortens every case.
  */
 const timeMs = process.argv.includes('--quick') ? 100 : 400
-const sections = [sseScannerBench(timeMs), headersBench(timeMs), await authBench(timeMs), await recorderBench(timeMs), requestIdBench(timeMs), abortSignalBench(timeMs)]
+const sections = [sseScannerBench(timeMs), headersBench(timeMs), await authBench(timeMs), await recorderBench(timeMs), requestIdBench(timeMs), abortSignalBench(timeMs), await moneyBench(timeMs)]
 process.stdout.write(`Node ${process.version}\n\n${sections.join('\n\n')}\n`)

@@ -107,12 +107,25 @@ class BufferedLedger implements SpendLedger {
   private readonly flushMs: number
   private readonly maxRows: number
   readonly spentNow: SpendLedger['spentNow']
+  /** Stored sums read by `spentNow` (synchronous stores), dropped at each write. */
+  private readonly storedSums = new Map<string, number>()
 
   constructor (private readonly store: LedgerStore, private readonly opts: LedgerOptions) {
     this.flushMs = opts.flushMs ?? 250
     this.maxRows = opts.maxBufferedRows ?? 100_000
     const sync = store.spentSync
-    this.spentNow = sync === undefined ? undefined : (scope, id, period, nowMs) => this.localSpend(scope, id, period, nowMs) + sync(scope, id, period, nowMs)
+    this.spentNow = sync === undefined
+      ? undefined
+      : (scope, id, period, nowMs) => {
+          // Only this process writes the embedded store, so a stored sum holds until its next write.
+          const k = scope + '\0' + id + '\0' + period + '\0' + utcDay(nowMs)
+          let stored = this.storedSums.get(k)
+          if (stored === undefined) {
+            if (this.storedSums.size >= 10_000) this.storedSums.clear()
+            this.storedSums.set(k, stored = sync(scope, id, period, nowMs))
+          }
+          return this.localSpend(scope, id, period, nowMs) + stored
+        }
     let replayed = 0
     for (const seg of opts.journal?.recovered() ?? []) {
       const rows = new Map<string, LedgerRow>()
@@ -281,8 +294,12 @@ class BufferedLedger implements SpendLedger {
     const batch = this.queue[0]!
     // A synchronous store is written and the batch dropped here in the same turn, so no
     // synchronous spend read can see it both stored and buffered.
-    if (this.store.writeSync !== undefined) this.store.writeSync(batch.rows, batch.id)
-    else await this.store.write(batch.rows, batch.id, batch.releases)
+    if (this.store.writeSync !== undefined) {
+      this.store.writeSync(batch.rows, batch.id)
+      this.storedSums.clear()
+    } else {
+      await this.store.write(batch.rows, batch.id, batch.releases)
+    }
     this.queue.shift()
     this.opts.journal?.stored(batch.id)
     this.failures = 0
