@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startMockUpstream, type MockUpstream } from '../../src/mock/upstream.js'
+import { startGateway, type TestGateway } from '../helpers/gateway.js'
+import { startRedis, type PrivateRedis } from '../helpers/redis.js'
+
+const KEY = 'sk-paused-0123456789abcdefghijklmnopqrstu'
+const TIMEOUT_MS = 300
+/** Generous: the machine is small and busy; what matters is that nothing waits for Redis to come back. */
+const MARGIN_MS = 1500
+const PAUSE_MS = 5000
+
+describe('a paused Redis (SIGSTOP for 5 s) under traffic', () => {
+  let redis: PrivateRedis
+  let mock: MockUpstream
+  let gw: TestGateway
+  beforeAll(async () => {
+    redis = await startRedis()
+    mock = await startMockUpstream()
+    gw = await startGateway({
+      REDIS_URL: redis.url,
+      REDIS_COMMAND_TIMEOUT_MS: TIMEOUT_MS,
+      LOG_LEVEL: 'warn',
+      keys: [{ name: 'paused', key: KEY, budget_usd: 100, tpm: 10_000_000, rpm: 100_000, max_concurrency: 50 }]
+    }, {}, mock)
+  })
+  afterAll(async () => {
+    if (redis?.process.exitCode === null) redis.process.kill('SIGCONT')
+    await gw?.close()
+    await mock?.close()
+    await redis?.stop()
+  })
+
+  it(`no request of a budgeted key waits longer than REDIS_COMMAND_TIMEOUT_MS (${TIMEOUT_MS} ms) plus a margin`, async () => {
+    const one = async (): Promise<{ ms: number, status: number }> => {
+      const t0 = performance.now()
+      const res = await fetch(`${gw.baseURL}/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-5.2-chat-latest', messages: [{ role: 'user', content: 'hi' }], max_tokens: 100 }),
+        signal: AbortSignal.timeout(20_000)
+      })
+      await res.arrayBuffer()
+      return { ms: performance.now() - t0, status: res.status }
+    }
+    // Warm: spend exists and the ledger has batches to write (and retry) during the pause.
+    for (let i = 0; i < 5; i++) expect((await one()).status).toBe(200)
+
+    const results: Array<{ ms: number, status: number, paused: boolean }> = []
+    let paused = false
+    let stop = false
+    // Four clients in a loop, bounded in time and count.
+    const clients = Array.from({ length: 4 }, async () => {
+      for (let n = 0; n < 500 && !stop; n++) {
+        const during = paused
+        const r = await one()
+        results.push({ ...r, paused: during || paused })
+      }
+    })
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    redis.process.kill('SIGSTOP')
+    paused = true
+    await new Promise((resolve) => setTimeout(resolve, PAUSE_MS))
+    redis.process.kill('SIGCONT')
+    paused = false
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    stop = true
+    await Promise.all(clients)
+
+    const during = results.filter((r) => r.paused)
+    expect(during.length).toBeGreaterThan(4)
+    // Served without limits while the store cannot answer (LIMITS_FAIL_MODE=open).
+    expect(results.every((r) => r.status === 200)).toBe(true)
+    const slowest = Math.max(...results.map((r) => r.ms))
+    console.log("slowest", slowest, "during", during.length)
+    expect(slowest).toBeLessThan(TIMEOUT_MS + MARGIN_MS)
+  }, 60_000)
+})
