@@ -20,7 +20,8 @@ local function refill (level, ts, limit, now)
   if now <= ts then return math.min(level, full), ts end
   return math.min(level + limit * (now - ts), full), now
 end
-local function fmt (x) return string.format('%.0f', x) end
+-- Never "-0": HINCRBY takes integers only.
+local function fmt (x) if x == 0 then return '0' end return string.format('%.0f', x) end
 local function keepFor (key, ms)
   local left = redis.call('PTTL', key)
   if left < ms then redis.call('PEXPIRE', key, ms) end
@@ -137,8 +138,8 @@ local function expire (h, o, p, a, now)
     local v = redis.call('HGET', a, id)
     if v then
       local n, t = parseHeld(v)
-      redis.call('HINCRBY', h, 'on', fmt(-n))
-      redis.call('HINCRBY', h, 'ok', fmt(-t))
+      if n > 0 then redis.call('HINCRBY', h, 'on', fmt(-n)) end
+      if t > 0 then redis.call('HINCRBY', h, 'ok', fmt(-t)) end
       redis.call('HDEL', a, id)
     end
     redis.call('ZREM', o, id)
@@ -147,7 +148,7 @@ local function expire (h, o, p, a, now)
     local v = redis.call('HGET', a, id)
     if v then
       local n = parseHeld(v)
-      redis.call('HINCRBY', h, 'pn', fmt(-n))
+      if n > 0 then redis.call('HINCRBY', h, 'pn', fmt(-n)) end
       redis.call('HDEL', a, id)
     end
     redis.call('ZREM', p, id)
