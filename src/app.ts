@@ -5,25 +5,67 @@ import './types.js'
 import type { GatewayConfig } from './config/schema.js'
 import type { Feature } from './feature.js'
 import type { KeyResolver } from './auth/key-record.js'
+import type { KeyPrincipal } from './auth/principal.js'
 import type { Metrics } from './metrics/metrics.js'
-import type { Upstream } from './proxy/upstream.js'
+import { upstreamDispatch, type UpstreamTarget } from './proxy/upstream.js'
 import { authenticate } from './auth/authenticate.js'
 import { adminPlugin } from './admin/plugin.js'
 import { healthPlugin } from './health/plugin.js'
 import { metricsPlugin } from './metrics/plugin.js'
-import { exchangeRecorder } from './metrics/exchange-recorder.js'
-import { proxyPlugin } from './proxy/plugin.js'
+import { recorder } from './metrics/recorder.js'
+import { proxyPlugin, refusedRequest } from './proxy/plugin.js'
 import { clientRequestId } from './proxy/headers.js'
+import { compose, refuse, type Dispatch, type Interceptor, type Principal, type ResponseHandler } from './proxy/interceptor.js'
 import { gatewayError, toGatewayError } from './errors.js'
 
 /** Everything buildApp needs, created by deps.ts (or by a test). */
 export interface GatewayDeps {
   readonly log: Logger
-  readonly upstream: Upstream
+  readonly upstream: UpstreamTarget
   readonly keys: KeyResolver
   readonly metrics: Metrics
-  /** In pipeline order: limits, metering, cache. */
+  /** The features by name; app.ts places their interceptors (see `requestPath`). */
   readonly features: readonly Feature[]
+  /** The metrics label of a requested model (metering's price table). */
+  readonly modelLabel: (model: string | undefined) => string
+}
+
+/** The caller of a request refused before it was authenticated. */
+const UNAUTHENTICATED: Principal = { id: '', name: 'unauthenticated', teamId: null, teamName: null }
+
+/** A feature's interceptor by name, or none (the slot stays empty). */
+function slot (features: readonly Feature[], name: string): Interceptor<KeyPrincipal> {
+  return features.find((f) => f.name === name)?.interceptor ?? ((next) => next)
+}
+
+/**
+ * The request path of `/v1`, outermost first: the one place the order of features is
+ * written.
+ *
+ *   recorder   one log line + metrics for every answer, refusals included: outermost, so it
+ *              sees what the client gets, after every feature added its part
+ *   (tracing)  the request's span, when configured: inside the recorder, around the rest
+ *   access     key may use this route and model (/v1/models filtered): before limits, so a
+ *              refused request uses no quota
+ *   limits     rpm, tpm, concurrency, budget: outside cache, so a hit counts for rpm
+ *   metering   include_usage, the tap and the strip, usage → ResponseEnd.usage, cost header:
+ *              outside cache, so a hit is metered (at $0, as saved) like any answer
+ *   cache      lookup, coalescing, store: the innermost feature, so only misses go on
+ *   terminal   the upstream (the several-upstreams router takes this place)
+ */
+function requestPath (deps: GatewayDeps): Dispatch<KeyPrincipal> {
+  const f = deps.features
+  return compose<KeyPrincipal>(
+    upstreamDispatch(deps.upstream),
+    recorder({ metrics: deps.metrics, log: deps.log, modelLabel: deps.modelLabel }),
+    slot(f, 'tracing'),
+    slot(f, 'access'),
+    slot(f, 'keys'),
+    slot(f, 'ownership'),
+    slot(f, 'limits'),
+    slot(f, 'metering'),
+    slot(f, 'cache')
+  )
 }
 
 declare module 'fastify' {
@@ -56,7 +98,7 @@ function newRequestId (): string {
 export async function buildApp (config: GatewayConfig, deps: GatewayDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log as unknown as FastifyBaseLogger,
-    // One log line per request is ours (exchange-recorder), not Fastify's two.
+    // One log line per request is ours (the recorder), not Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.MAX_BODY_BYTES,
     trustProxy: config.TRUST_PROXY,
@@ -69,25 +111,17 @@ export async function buildApp (config: GatewayConfig, deps: GatewayDeps): Promi
   app.decorate('draining', false)
   app.decorate('inflight', 0)
   app.decorateRequest('startedAt', 0)
-  app.decorateRequest('gatewayKey', undefined)
+  app.decorateRequest('principal', undefined)
 
   // Bodies are kept as bytes: the relay forwards them unchanged; JSON is parsed once where needed.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => { done(null, body) })
 
-  const record = exchangeRecorder(deps.metrics, deps.log)
   app.addHook('onRequest', async (request, reply) => {
     request.startedAt = performance.now()
     reply.header('x-request-id', request.id)
     app.inflight++
     reply.raw.once('close', () => { app.inflight-- })
-  })
-  // Fastify's own answers on /v1 (bad key, bad body, model not allowed) pass onSend. Relayed
-  // replies are hijacked: they skip onSend (but not onResponse) and record.exchange counts
-  // them, so counting /v1 in onResponse would count every relayed request twice.
-  app.addHook('onSend', async (request, reply, payload) => {
-    if (request.url.startsWith('/v1')) record.refused(request, reply.statusCode)
-    return payload
   })
   app.addHook('onResponse', async (request, reply) => {
     if (request.url.startsWith('/v1')) return
@@ -116,17 +150,22 @@ export async function buildApp (config: GatewayConfig, deps: GatewayDeps): Promi
     adminKey: config.ADMIN_KEY,
     routes: deps.features.flatMap((f) => f.adminRoutes !== undefined ? [f.adminRoutes] : [])
   })
+  // Refusals before the request path (bad key, bad body) are recorded by the same recorder;
+  // Fastify writes them.
+  const recordRefusal = recorder<Principal>({ metrics: deps.metrics, log: deps.log, modelLabel: deps.modelLabel })
   await app.register(async (v1) => {
     v1.addHook('onRequest', authenticate(deps.keys))
-    await v1.register(proxyPlugin, {
-      pipeline: {
-        upstream: deps.upstream,
-        stages: deps.features.flatMap((f) => f.stage !== undefined ? [f.stage] : []),
-        log: deps.log,
-        bodyLimit: config.MAX_BODY_BYTES,
-        onStreamCount: (d) => deps.metrics.activeStreams.inc(d),
-        onEnd: record.exchange
-      }
+    v1.setErrorHandler(async (err, request, reply) => {
+      const error = toGatewayError(err, config.MAX_BODY_BYTES)
+      if (error.status >= 500) deps.log.error({ reqId: request.id, err: error.cause ?? error }, error.message)
+      recordRefusal((_req, handler) => { refuse(handler, error) })(refusedRequest<Principal>(request, request.principal ?? UNAUTHENTICATED), IGNORE)
+      reply.code(error.status).headers(error.headers).header('content-type', 'application/json')
+      return error.toJSON()
+    })
+    await v1.register(proxyPlugin<KeyPrincipal>, {
+      dispatch: requestPath(deps),
+      principal: (request) => request.principal!,
+      onStreamCount: (d) => deps.metrics.activeStreams.inc(d)
     })
   })
 
@@ -142,4 +181,13 @@ export async function buildApp (config: GatewayConfig, deps: GatewayDeps): Promi
     await deps.upstream.close()
   })
   return app
+}
+
+/** The client side of a recorded refusal: Fastify writes the answer itself. */
+const IGNORE: ResponseHandler = {
+  onRequestStart () {},
+  onResponseStart () {},
+  onResponseData () {},
+  onResponseEnd () {},
+  onResponseError () {}
 }

@@ -3,7 +3,7 @@ import type { GatewayConfig } from './config/schema.js'
 import type { GatewayDeps } from './app.js'
 import type { Feature, FeatureContext } from './feature.js'
 import { createMetrics } from './metrics/metrics.js'
-import { createUpstream } from './proxy/upstream.js'
+import { createUpstreamTarget } from './proxy/upstream.js'
 import { createKeysFeature } from './auth/feature.js'
 import { createRateLimitFeature } from './ratelimit/feature.js'
 import { createCacheFeature } from './cache/feature.js'
@@ -26,27 +26,22 @@ export async function createDeps (config: GatewayConfig, log: Logger, overrides:
   const sqlite = redis === undefined ? openSqlite(config.DATA_DIR) : undefined
   const ctx: FeatureContext = { config, log, metrics, redis, sqlite }
 
-  // Feature slots, in pipeline order (see Stage in proxy/exchange.ts):
-  //   keys      (issue 3): src/auth/feature.ts       createKeysFeature(ctx) → resolver + admin routes + /v1/models filter
-  //   limits    (issue 4): src/ratelimit/feature.ts  createRateLimitFeature(ctx, spend) → a cache hit still counts as a request
-  //   metering  (issue 5): src/metering/feature.ts   createMeteringFeature(ctx) → sets include_usage and the model label; spend reader
-  //   cache     (issue 6): src/cache/feature.ts      createCacheFeature(ctx) → answers hits last; its after() stores
+  // The features, found by name: app.ts places their interceptors on the request path.
   const keys = await createKeysFeature(ctx)
   // Metering is built before limits: budgets read its spend ledger.
   const metering = createMeteringFeature(ctx)
-  const features: Feature[] = [keys, createRateLimitFeature(ctx, metering.spend), metering]
-  // The cache must stay the last stage: it answers hits after keys, limits and metering ran.
-  features.push(createCacheFeature(ctx))
+  const features: Feature[] = [keys, createRateLimitFeature(ctx, metering.spend), metering, createCacheFeature(ctx)]
   // Shared connections close last: features close in reverse order, so they go first.
   if (redis !== undefined) features.unshift(redisFeature(redis))
   if (sqlite !== undefined) features.unshift({ name: 'sqlite', close: async () => { sqlite.close() } })
 
   return {
     log,
-    upstream: createUpstream(config),
+    upstream: createUpstreamTarget({ name: 'default', baseUrl: config.UPSTREAM_BASE_URL, apiKey: config.UPSTREAM_API_KEY }, config),
     keys: keys.resolver,
     metrics,
-    features
+    features,
+    modelLabel: metering.modelLabel
   }
 }
 

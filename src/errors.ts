@@ -63,7 +63,8 @@ export const catalogue = {
   GW_ERR_TEAM_BUDGET_EXCEEDED: { status: 429, type: 'insufficient_quota', code: 'insufficient_quota', message: 'The team %s has spent its %s budget of $%s. Ask your gateway admin to raise it.', headers: { 'x-should-retry': 'false' } },
   GW_ERR_BUDGET_RESERVED: { status: 429, type: 'insufficient_quota', code: 'insufficient_quota', message: 'This request could cost up to $%s, more than is left of %s %s budget of $%s ($%s spent, $%s held by requests in flight). Send a lower max_tokens, or retry when those have finished.', headers: { 'x-should-retry': 'false' } },
   GW_ERR_TEAM_RATE_LIMITED: { status: 429, type: 'requests', code: 'rate_limit_exceeded', message: 'Rate limit reached for %s on the team %s: %s. Please try again in %s.' },
-  GW_ERR_INTERNAL: { status: 500, type: 'api_error', code: 'internal_error', message: 'The gateway failed unexpectedly; the request id is in x-request-id.' }
+  GW_ERR_INTERNAL: { status: 500, type: 'api_error', code: 'internal_error', message: 'The gateway failed unexpectedly; the request id is in x-request-id.' },
+  GW_ERR_CLIENT_CLOSED: { status: 499, type: 'api_error', code: 'client_closed', message: 'The client closed the connection before the answer (never sent: it is for the log line).' }
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof catalogue

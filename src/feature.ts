@@ -1,19 +1,21 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
+import type { KeyPrincipal } from './auth/principal.js'
 import type { GatewayConfig } from './config/schema.js'
 import type { Metrics } from './metrics/metrics.js'
-import type { Stage } from './proxy/exchange.js'
+import type { Interceptor } from './proxy/interceptor.js'
 import type { RedisClient } from './store/redis.js'
 import type { SqliteDb } from './store/sqlite.js'
 
 /**
- * What a feature folder (keys, limits, metering, cache) gives the app. `deps.ts` builds
- * the features once at start-up; `app.ts` plugs them in; the relay sees only `stage`.
+ * What a feature folder (keys, limits, metering, cache, …) gives the app. `deps.ts` builds
+ * the features once at start-up; `app.ts` composes their interceptors in the one order
+ * written there; the relay sees only the protocol of proxy/interceptor.ts.
  */
 export interface Feature {
   readonly name: string
-  /** Its place in the request pipeline (see Stage in proxy/exchange.ts). */
-  readonly stage?: Stage
+  /** Its place on the request path (see proxy/interceptor.ts); app.ts decides where. */
+  readonly interceptor?: Interceptor<KeyPrincipal>
   /** Routes under /admin, behind the admin key (JSON bodies parsed). */
   readonly adminRoutes?: (admin: FastifyInstance) => Promise<void>
   /** True when the feature's store answers (for /readyz). */

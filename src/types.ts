@@ -1,9 +1,9 @@
-import type { KeyRecord } from './auth/key-record.js'
+import type { KeyPrincipal } from './auth/principal.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The authenticated gateway key (set by the auth hook on /v1 routes). */
-    gatewayKey: KeyRecord | undefined
+    /** Who calls: the authenticated gateway key (set by the auth hook on /v1 routes). */
+    principal: KeyPrincipal | undefined
   }
 }
 

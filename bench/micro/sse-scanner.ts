@@ -1,5 +1,6 @@
 import { chatStreamEvents, DEFAULT_USAGE } from '../../src/mock/upstream.js'
 import { SseScanner } from '../../src/proxy/sse-scanner.js'
+import { usageChunkHold } from '../../src/metering/usage-chunk.js'
 import { group } from './harness.js'
 
 /**
@@ -31,7 +32,7 @@ let written = 0
 const write = (c: Buffer): void => { written += c.length }
 
 function run (chunks: readonly Buffer[], strip: boolean): number {
-  const s = new SseScanner(strip)
+  const s = new SseScanner(strip ? usageChunkHold : undefined)
   for (const c of chunks) s.push(c, write)
   s.end(write)
   return s.events + written

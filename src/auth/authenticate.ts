@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { gatewayError } from '../errors.js'
 import { isKeyActive, type KeyRecord, type KeyResolver } from './key-record.js'
+import { keyPrincipal } from './principal.js'
 
 /** The secret of `Authorization: Bearer <secret>`, or undefined. */
 export function bearerToken (header: string | undefined): string | undefined {
@@ -29,6 +30,6 @@ export function authenticate (resolver: KeyResolver, now: () => number = Date.no
     const found = resolver.resolve(secret)
     const key: KeyRecord | undefined = found instanceof Promise ? await found : found
     if (key === undefined || !isKeyActive(key, now())) throw gatewayError('GW_ERR_INVALID_API_KEY', [maskKey(secret)])
-    request.gatewayKey = key
+    request.principal = keyPrincipal(key)
   }
 }

@@ -1,12 +1,13 @@
 import type { Feature, FeatureContext } from '../feature.js'
-import type { Exchange, Stage } from '../proxy/exchange.js'
-import { keysRoutes } from '../admin/keys-routes.js'
+import { ForwardingHandler, refuse, type Controller, type Interceptor, type ResponseHead } from '../proxy/interceptor.js'
 import { GatewayError, gatewayError } from '../errors.js'
 import { createCachedKeyResolver, type CachedKeyResolver, type CachedResolverOptions } from './cached-resolver.js'
 import type { KeyStore } from './key-store.js'
 import { isModelAllowed } from './model-access.js'
 import { createRedisKeyStore } from './redis-key-store.js'
 import { createSqliteKeyStore } from './sqlite-key-store.js'
+import { keysRoutes } from './keys-routes.js'
+import type { KeyPrincipal } from './principal.js'
 import { staticKeyRecords } from './static-keys.js'
 
 export interface KeysFeature extends Feature {
@@ -41,44 +42,59 @@ function guarded (store: KeyStore): KeyStore {
   }
 }
 
-/** `/v1/models/{id}` → the model id asked for. */
-function modelOfPath (upstreamPath: string): string {
-  const q = upstreamPath.indexOf('?')
-  const path = q === -1 ? upstreamPath : upstreamPath.slice(0, q)
-  return decodeURIComponent(path.slice('/models/'.length))
+/** `/models/{id}` → the model id asked for. */
+function modelOfPath (path: string): string {
+  const q = path.indexOf('?')
+  const p = q === -1 ? path : path.slice(0, q)
+  return decodeURIComponent(p.slice('/models/'.length))
 }
 
 /**
- * The model list follows the key's allow-list: `GET /v1/models` shows only allowed
- * models, `GET /v1/models/{id}` of another model is refused like a request for it.
+ * The key's model allow-list on the request path: a request for a model outside it is
+ * refused (403 `model_not_allowed`), `GET /v1/models` shows only allowed models and
+ * `GET /v1/models/{id}` of another model is refused like a request for it.
  */
-const modelsStage: Stage = {
-  name: 'keys',
-  before (ex: Exchange) {
-    if (!ex.route.startsWith('/v1/models/') || ex.key.models === null || ex.key.models.length === 0) return
-    const model = modelOfPath(ex.upstreamPath)
-    if (!isModelAllowed(ex.key.models, model)) throw gatewayError('GW_ERR_MODEL_NOT_ALLOWED', [model], { param: 'model' })
-  },
-  beforeSend (ex: Exchange) {
-    if (ex.route !== '/v1/models' || ex.status !== 200 || ex.responseBody === undefined) return
-    const allow = ex.key.models
-    if (allow === null || allow.length === 0) return
-    let list: { data?: unknown }
-    try {
-      list = JSON.parse(ex.responseBody.toString('utf8'))
-    } catch {
-      return
-    }
-    if (!Array.isArray(list.data)) return
-    list.data = list.data.filter((m: { id?: unknown }) => typeof m?.id === 'string' && isModelAllowed(allow, m.id))
-    ex.responseBody = Buffer.from(JSON.stringify(list))
+export const modelsInterceptor: Interceptor<KeyPrincipal> = (next) => function models (req, handler) {
+  const allow = req.principal.key.models
+  if (allow === null || allow.length === 0) return next(req, handler)
+  if (req.model !== undefined && !isModelAllowed(allow, req.model)) {
+    return refuse(handler, gatewayError('GW_ERR_MODEL_NOT_ALLOWED', [req.model], { param: 'model' }))
   }
+  if (req.route.startsWith('/v1/models/')) {
+    const model = modelOfPath(req.path)
+    if (!isModelAllowed(allow, model)) return refuse(handler, gatewayError('GW_ERR_MODEL_NOT_ALLOWED', [model], { param: 'model' }))
+  }
+  if (req.route === '/v1/models') return next(req, new ModelListFilter(handler, allow))
+  next(req, handler)
+}
+
+/** Keeps only the allowed models in a `GET /v1/models` list. */
+class ModelListFilter extends ForwardingHandler {
+  constructor (inner: ConstructorParameters<typeof ForwardingHandler>[0], private readonly allow: readonly string[]) {
+    super(inner)
+  }
+
+  override onResponseStart (controller: Controller, head: ResponseHead): void {
+    this.inner.onResponseStart(controller, head.status === 200 && head.body !== undefined ? { ...head, body: filterList(head.body, this.allow) } : head)
+  }
+}
+
+function filterList (body: Buffer, allow: readonly string[]): Buffer {
+  let list: { data?: unknown }
+  try {
+    list = JSON.parse(body.toString('utf8'))
+  } catch {
+    return body
+  }
+  if (!Array.isArray(list.data)) return body
+  list.data = list.data.filter((m: { id?: unknown }) => typeof m?.id === 'string' && isModelAllowed(allow, m.id))
+  return Buffer.from(JSON.stringify(list))
 }
 
 /**
  * Virtual keys: the store chosen by the config (Redis when configured, else SQLite under
  * DATA_DIR), the cached resolver the auth hook uses, the `/admin/keys` routes and the
- * `/v1/models` filter. First in the pipeline.
+ * model allow-list on the request path (before limits: a refused model uses no quota).
  * @example const keys = await createKeysFeature(ctx); deps.keys = keys.resolver
  */
 export async function createKeysFeature (ctx: FeatureContext, options: CachedResolverOptions = {}): Promise<KeysFeature> {
@@ -93,7 +109,7 @@ export async function createKeysFeature (ctx: FeatureContext, options: CachedRes
     name: 'keys',
     store,
     resolver,
-    stage: modelsStage,
+    interceptor: modelsInterceptor,
     adminRoutes: keysRoutes({ store, staticKeys: [...statics.values()] }),
     ready: () => raw.ready(),
     close: async () => {

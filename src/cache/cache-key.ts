@@ -31,27 +31,53 @@ export function cacheScope (mode: 'key' | 'global', keyId: string): string {
  * JSON with object keys sorted (by UTF-16 code units, like Array#sort) and no whitespace.
  * Arrays keep their order (it is meaningful: messages). Values JSON cannot hold
  * (undefined, functions) are left out of objects, like JSON.stringify does.
+ * Iterative, with its own stack: a client's body is walked here, and recursion would
+ * make its nesting depth our call-stack depth.
  * @example canonicalJson({ b: 1, a: [2, { d: 3, c: 4 }] }) // '{"a":[2,{"c":4,"d":3}],"b":1}'
  */
 export function canonicalJson (value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
-  if (Array.isArray(value)) {
-    let out = '['
-    for (let i = 0; i < value.length; i++) {
-      if (i > 0) out += ','
-      out += canonicalJson(value[i] === undefined ? null : value[i])
+  let out = ''
+  // Each frame: the container, its keys (objects) and the next index to write.
+  const stack: Array<{ array: unknown[] | undefined, obj: Record<string, unknown> | undefined, keys: string[], i: number, wrote: boolean }> = []
+  const open = (v: object): void => {
+    if (Array.isArray(v)) {
+      out += '['
+      stack.push({ array: v, obj: undefined, keys: [], i: 0, wrote: false })
+    } else {
+      out += '{'
+      stack.push({ array: undefined, obj: v as Record<string, unknown>, keys: Object.keys(v).sort(), i: 0, wrote: false })
     }
-    return out + ']'
   }
-  const obj = value as Record<string, unknown>
-  let out = '{'
-  let first = true
-  for (const k of Object.keys(obj).sort()) {
-    const v = obj[k]
-    if (v === undefined || typeof v === 'function') continue
-    if (!first) out += ','
-    first = false
-    out += JSON.stringify(k) + ':' + canonicalJson(v)
+  open(value)
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!
+    let next: unknown
+    if (top.array !== undefined) {
+      if (top.i === top.array.length) {
+        out += ']'
+        stack.pop()
+        continue
+      }
+      next = top.array[top.i++]
+      if (top.wrote) out += ','
+      top.wrote = true
+      if (next === undefined || typeof next === 'function') next = null
+    } else {
+      if (top.i === top.keys.length) {
+        out += '}'
+        stack.pop()
+        continue
+      }
+      const k = top.keys[top.i++]!
+      next = top.obj![k]
+      if (next === undefined || typeof next === 'function') continue
+      if (top.wrote) out += ','
+      top.wrote = true
+      out += JSON.stringify(k) + ':'
+    }
+    if (next !== null && typeof next === 'object') open(next)
+    else out += JSON.stringify(next) ?? 'null'
   }
-  return out + '}'
+  return out
 }

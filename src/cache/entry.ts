@@ -1,12 +1,12 @@
 import { promisify } from 'node:util'
 import { deflateRaw, inflateRaw, constants } from 'node:zlib'
 import { z } from 'zod'
-import type { Exchange, UsageSummary } from '../proxy/exchange.js'
+import type { UsageSummary } from '../proxy/interceptor.js'
 
 const deflateAsync = promisify(deflateRaw)
 const inflateAsync = promisify(inflateRaw)
 
-/** The usage metered for the answer when it was stored; a hit hands it to metering as "saved". */
+/** Usage as metered when the entry was stored (optional: hits are metered from the replayed bytes). */
 export const storedUsageSchema = z.object({
   model: z.string(),
   inputTokens: z.number(),
@@ -16,7 +16,9 @@ export const storedUsageSchema = z.object({
   costNanos: z.number(),
   estimated: z.boolean(),
   priced: z.boolean()
-}) satisfies z.ZodType<UsageSummary>
+}) satisfies z.ZodType<Omit<UsageSummary, 'label'>>
+
+export type StoredUsage = z.infer<typeof storedUsageSchema>
 
 /** Everything about a stored answer except its bytes. */
 export const entryMetaSchema = z.object({
@@ -92,10 +94,8 @@ export async function decodeEntry (buf: Buffer): Promise<CacheEntry | undefined>
 }
 
 /** The upstream headers a replay carries (content type and the model/version headers). */
-export function replayHeaders (ex: Exchange): Record<string, string> {
+export function replayHeaders (h: Readonly<Record<string, string | string[] | undefined>>): Record<string, string> {
   const out: Record<string, string> = {}
-  const h = ex.upstreamHeaders
-  if (h === undefined) return out
   for (const name of REPLAYED_HEADERS) {
     const v = h[name]
     if (typeof v === 'string') out[name] = v

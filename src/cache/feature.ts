@@ -1,30 +1,19 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { KeyPrincipal } from '../auth/principal.js'
 import type { Feature, FeatureContext } from '../feature.js'
-import type { Exchange, StageAnswer, StreamObserver } from '../proxy/exchange.js'
+import { gatewayError } from '../errors.js'
+import { refuse, type Dispatch, type GatewayRequest, type Interceptor, type ResponseHandler } from '../proxy/interceptor.js'
+import { answerFromEntry, Follower } from './answers.js'
 import { cacheKey, cacheScope } from './cache-key.js'
-import { decodeEntry, encodeEntry, replayHeaders, type CacheEntry } from './entry.js'
+import { decodeEntry, encodeEntry, type CacheEntry } from './entry.js'
 import { redisFillLock, type FillLock } from './fill-lock.js'
 import { Flight, type FlightStart } from './flight.js'
+import { BypassHandler, LeaderHandler, type Lead, type LeadOwner } from './leader.js'
 import { memoryStore } from './memory-store.js'
-import { cacheDirective, cacheTtl, isCacheableRequest, isCompleteAnswer } from './policy.js'
+import { cacheDirective, cacheTtl, isCacheableRequest } from './policy.js'
 import { redisStore } from './redis-store.js'
 import type { CacheStore } from './store.js'
 import { storeHealth } from './store-health.js'
-
-/** The cache's state for a request that goes upstream and may be stored (a MISS or a refresh). */
-interface Lead {
-  readonly key: string
-  readonly ttl: number
-  readonly flight: Flight
-  /** Store the answer when complete (false for too large answers). */
-  store: boolean
-  /** The flight is in `flights`, so identical requests join it. */
-  registered: boolean
-  /** Chunks are being kept (for waiters and the store). */
-  recording: boolean
-  /** This request holds the cross-instance fill lock (Redis): released once stored. */
-  lockToken: string | undefined
-}
 
 /** Rounds of "look up, else join the request in flight" before a request goes upstream alone. */
 const JOIN_ATTEMPTS = 3
@@ -44,19 +33,18 @@ export interface CacheFeatureOptions {
 }
 
 /**
- * The response cache: the last stage of the pipeline.
- *
- * - `before`: for cacheable requests (policy.ts) looks the answer up and answers a hit
- *   itself (a body, or the stored SSE bytes as a stream); else joins an identical request
- *   in flight (coalescing, counted as a HIT with `age: 0`); else becomes that request's
- *   leader (MISS) and records what its client receives.
- * - `beforeSend` / the stream observer: tell the waiters how the leader's answer goes.
- * - `after`: stores complete, successful answers (status 200, stream terminal event seen).
- *
- * Store failures are misses: counted in `gateway_cache_errors_total{op}` and logged once
- * per outage. Hits restore the stored usage into `ex.usage`, so metering records the hit
- * at no cost and its would-be cost as saved.
- * @example features.push(createCacheFeature(ctx)) // last, after metering
+ * The response cache, as the innermost feature interceptor (just before the upstream):
+ * - cacheable requests (policy.ts) are looked up; a hit is answered here (a body, or the
+ *   stored SSE bytes as a stream) with `x-gateway-cache: HIT` and `age`;
+ * - else an identical request in flight is joined (coalescing, a HIT with `age: 0`);
+ * - else the request goes on as that key's leader (MISS): its handler records what comes
+ *   back for the waiters and stores complete, successful answers (status 200, stream
+ *   terminal event seen). `cache-control: no-cache` / `x-gateway-cache: bypass` skip the
+ *   lookup and refresh the entry (BYPASS).
+ * Limits and metering sit outside, so a hit counts for rpm and metering sees the HIT
+ * header (cost 0, saved = what it would have cost). Store failures are misses: counted
+ * in `gateway_cache_errors_total{op}` and logged once per outage.
+ * @example const cache = createCacheFeature(ctx) // its interceptor goes last, before the upstream
  */
 export function createCacheFeature (ctx: FeatureContext, options: CacheFeatureOptions = {}): Feature {
   const { config, metrics } = ctx
@@ -65,17 +53,12 @@ export function createCacheFeature (ctx: FeatureContext, options: CacheFeatureOp
   const now = options.now ?? (() => Date.now())
   const maxEntry = config.CACHE_MAX_ENTRY_BYTES
   const flights = new Map<string, Flight>()
-  const leads = new WeakMap<Exchange, Lead>()
   const health = storeHealth(ctx, store.kind)
   // The memory store hands out the same Buffer on every hit: decode it once (Redis gives new Buffers; they just miss here).
   const decoded = new WeakMap<Buffer, CacheEntry>()
   const lock: FillLock | undefined = options.lock === null ? undefined : options.lock ?? (ctx.redis !== undefined ? redisFillLock(ctx.redis, LOCK_MS) : undefined)
 
-  const mark = (ex: Exchange, result: 'HIT' | 'MISS' | 'BYPASS'): void => {
-    ex.cache = result
-    ex.responseHeaders['x-gateway-cache'] = result
-    metrics.cacheRequests.inc({ result: result.toLowerCase() })
-  }
+  const count = (result: 'HIT' | 'MISS' | 'BYPASS'): void => { metrics.cacheRequests.inc({ result: result.toLowerCase() }) }
 
   /** A live stored entry for the key, fresh enough for this request's TTL; undefined on a miss or a store failure. */
   const lookup = async (key: string, ttl: number): Promise<CacheEntry | undefined> => {
@@ -98,9 +81,39 @@ export function createCacheFeature (ctx: FeatureContext, options: CacheFeatureOp
     return now() - entry.storedAt < Math.min(entry.ttl, ttl) * 1000 ? entry : undefined
   }
 
-  const unregister = (lead: Lead): void => {
-    if (lead.registered && flights.get(lead.key) === lead.flight) flights.delete(lead.key)
-    lead.registered = false
+  const save = async (l: Lead): Promise<void> => {
+    const f = l.flight
+    const s = f.startState
+    if (s === undefined || s.kind === 'failed') return
+    const body = s.kind === 'body' ? s.body : Buffer.concat(f.chunks, f.bytes)
+    if (body.length > maxEntry) return
+    const entry: CacheEntry = { kind: s.kind, status: s.status, headers: s.headers, storedAt: f.doneAt, ttl: l.ttl, body }
+    try {
+      await store.set(l.key, await encodeEntry(entry, store.kind === 'redis'), l.ttl)
+      health.ok()
+    } catch (err) {
+      health.failed('set', err)
+    }
+  }
+
+  const owner: LeadOwner = {
+    maxEntry,
+    now,
+    unregister (l) {
+      if (l.registered && flights.get(l.key) === l.flight) flights.delete(l.key)
+      l.registered = false
+    },
+    finish (l) {
+      (async () => {
+        try {
+          if (l.store && l.flight.complete) await save(l)
+        } finally {
+          // Only now: until the entry is stored, late arrivals still join the finished flight.
+          owner.unregister(l)
+        }
+        if (l.lockToken !== undefined) await lock?.release(l.key, l.lockToken)
+      })().catch((err: unknown) => { ctx.log.error({ err }, 'cache store after answer failed') })
+    }
   }
 
   /** A new flight for the key; `register` lets identical requests of this instance join it. */
@@ -113,22 +126,14 @@ export function createCacheFeature (ctx: FeatureContext, options: CacheFeatureOp
     return l
   }
 
-  /** The request goes upstream as the flight's leader: record what its client receives. */
-  const arm = (ex: Exchange, l: Lead): void => {
-    leads.set(ex, l)
-    ex.observers.push(recorder(ex, l))
-    // The leader's client may leave; its followers still want the whole answer.
-    ex.keepUpstreamOnAbort = () => l.flight.waiters > 0
-  }
-
   /**
    * Non-stream requests with Redis: takes the fill lock, or, when another instance holds
    * it, waits for that instance's entry (up to LOCK_MS). Streams do not wait across
    * instances: only local waiters can follow the live bytes, and a remote waiter would
    * get nothing until the end.
    */
-  const waitForOtherInstance = async (ex: Exchange, l: Lead): Promise<CacheEntry | undefined> => {
-    if (lock === undefined || ex.stream) return undefined
+  const waitForOtherInstance = async (stream: boolean, l: Lead): Promise<CacheEntry | undefined> => {
+    if (lock === undefined || stream) return undefined
     l.lockToken = await lock.acquire(l.key)
     if (l.lockToken !== undefined) return undefined
     const end = performance.now() + LOCK_MS
@@ -143,160 +148,76 @@ export function createCacheFeature (ctx: FeatureContext, options: CacheFeatureOp
     return undefined
   }
 
-  /** An entry another instance stored: answer this request and this instance's waiters with it. */
-  const fromOtherInstance = (ex: Exchange, l: Lead, entry: CacheEntry): StageAnswer => {
+  /** An entry another instance stored: this instance's waiters get it too. */
+  const fromOtherInstance = (l: Lead, entry: CacheEntry): void => {
     const f = l.flight
     f.doneAt = entry.storedAt
     if (entry.kind === 'body') {
-      f.start({ kind: 'body', status: entry.status, headers: entry.headers, body: entry.body, usage: entry.usage })
+      f.start({ kind: 'body', status: entry.status, headers: entry.headers, body: entry.body, usage: undefined })
     } else {
       f.start({ kind: 'stream', status: entry.status, headers: entry.headers })
       f.push(entry.body)
-      f.end(true, entry.usage)
+      f.end(true, undefined)
     }
-    unregister(l)
-    return hit(ex, entry, now())
+    owner.unregister(l)
   }
 
-  /** Sees the leader's stream as its client receives it; keeps the chunks for waiters and the store. */
-  const recorder = (ex: Exchange, l: Lead): StreamObserver => ({
-    onChunk (chunk) {
-      const f = l.flight
-      if (!f.hasStarted) {
-        const type = ex.upstreamHeaders?.['content-type']
-        if (ex.status === 200 && typeof type === 'string' && type.startsWith('text/event-stream')) {
-          f.start({ kind: 'stream', status: 200, headers: replayHeaders(ex) })
-        } else {
-          f.start({ kind: 'failed' })
-          stopRecording(l)
-        }
-      }
-      if (!l.recording) return
-      f.push(chunk)
-      if (f.bytes > maxEntry) {
-        // Too large to store: no new joiners; keep the chunks only for those following already.
-        l.store = false
-        unregister(l)
-        if (f.waiters === 0) stopRecording(l)
-      }
-    },
-    onEnd (ex) {
-      l.flight.doneAt = now()
-      const complete = isCompleteAnswer(ex)
-      l.flight.end(complete, ex.usage)
-      // A broken stream is not replayed to anyone who comes later.
-      if (!complete) unregister(l)
-    }
-  })
-
-  const stopRecording = (l: Lead): void => {
-    l.recording = false
-    l.store = false
-    l.flight.forget()
-    unregister(l)
+  const hit = (handler: ResponseHandler, entry: CacheEntry): void => {
+    count('HIT')
+    answerFromEntry(handler, entry, Math.max(0, Math.floor((now() - entry.storedAt) / 1000)))
   }
 
-  const save = async (l: Lead): Promise<void> => {
-    const f = l.flight
-    const s = f.startState
-    if (s === undefined || s.kind === 'failed') return
-    const body = s.kind === 'body' ? s.body : Buffer.concat(f.chunks, f.bytes)
-    if (body.length > maxEntry) return
-    const entry: CacheEntry = { kind: s.kind, status: s.status, headers: s.headers, storedAt: f.doneAt, ttl: l.ttl, usage: f.usage, body }
-    try {
-      await store.set(l.key, await encodeEntry(entry, store.kind === 'redis'), l.ttl)
-      health.ok()
-    } catch (err) {
-      health.failed('set', err)
+  const coalesced = (handler: ResponseHandler, flight: Flight, s: Exclude<FlightStart, { kind: 'failed' }>): void => {
+    count('HIT')
+    // A flight that ended is waiting for its entry to be stored: it is that entry already.
+    const age = flight.ended ? Math.max(0, Math.floor((now() - flight.doneAt) / 1000)) : 0
+    if (s.kind === 'body') {
+      answerFromEntry(handler, { kind: 'body', status: s.status, headers: s.headers, body: s.body, storedAt: 0, ttl: 1 }, age)
+      return
     }
+    new Follower(handler, flight, { status: s.status, headers: { ...s.headers, 'x-gateway-cache': 'HIT', age: String(age) }, kind: 'sse' }).run().catch((err: unknown) => {
+      ctx.log.error({ err }, 'coalesced stream failed')
+    })
   }
 
-  const before = async (ex: Exchange): Promise<StageAnswer | undefined> => {
-    if (!isCacheableRequest(ex)) return undefined
-    const ttl = cacheTtl(ex.clientHeaders, ex.key.cache_ttl_seconds, config.CACHE_TTL_SECONDS)
-    if (ttl <= 0) return undefined
-    const directive = cacheDirective(ex.clientHeaders)
-    const key = cacheKey({ method: ex.method, path: ex.upstreamPath, scope: cacheScope(config.CACHE_SCOPE, ex.key.id), body: ex.json })
-    if (directive !== 'use') {
-      mark(ex, 'BYPASS')
-      // A refresh stores its fresh answer, but waits for no one and lets no one wait for it.
-      if (directive === 'refresh') arm(ex, newLead(key, ttl, false))
-      return undefined
-    }
+  /** Look up, else join the request in flight, else go upstream as the leader. */
+  const serve = async (req: GatewayRequest<KeyPrincipal>, handler: ResponseHandler, next: Dispatch<KeyPrincipal>, key: string, ttl: number): Promise<void> => {
     for (let attempt = 0; attempt < JOIN_ATTEMPTS; attempt++) {
       const entry = await lookup(key, ttl)
-      if (entry !== undefined) return hit(ex, entry, now())
+      if (entry !== undefined) return hit(handler, entry)
       const flight = flights.get(key)
       if (flight === undefined || (flight.ended && (!flight.complete || now() - flight.doneAt >= ttl * 1000))) break
       const s = await flight.join()
-      if (s.kind !== 'failed') return coalesced(ex, flight, s)
+      if (s.kind !== 'failed') return coalesced(handler, flight, s)
     }
     const l = newLead(key, ttl, true)
-    const remote = await waitForOtherInstance(ex, l)
-    if (remote !== undefined) return fromOtherInstance(ex, l, remote)
-    mark(ex, 'MISS')
-    arm(ex, l)
-    return undefined
-  }
-
-  const hit = (ex: Exchange, entry: CacheEntry, at: number): StageAnswer => {
-    mark(ex, 'HIT')
-    ex.responseHeaders.age = String(Math.max(0, Math.floor((at - entry.storedAt) / 1000)))
-    if (entry.usage !== undefined) ex.usage = { ...entry.usage }
-    if (entry.kind === 'body') return { kind: 'body', status: entry.status, headers: { ...entry.headers }, body: entry.body }
-    return { kind: 'stream', status: entry.status, headers: { ...entry.headers }, chunks: once(entry.body) }
-  }
-
-  const coalesced = (ex: Exchange, flight: Flight, s: Exclude<FlightStart, { kind: 'failed' }>): StageAnswer => {
-    mark(ex, 'HIT')
-    // A flight that ended is waiting for its entry to be stored: it is that entry already.
-    ex.responseHeaders.age = String(flight.ended ? Math.max(0, Math.floor((now() - flight.doneAt) / 1000)) : 0)
-    if (s.kind === 'body') {
-      if (s.usage !== undefined) ex.usage = { ...s.usage }
-      return { kind: 'body', status: s.status, headers: { ...s.headers }, body: s.body }
+    const remote = await waitForOtherInstance(req.stream, l)
+    if (remote !== undefined) {
+      fromOtherInstance(l, remote)
+      return hit(handler, remote)
     }
-    const chunks = flight.follow((usage) => { if (usage !== undefined) ex.usage = { ...usage } })
-    return { kind: 'stream', status: s.status, headers: { ...s.headers }, chunks }
+    count('MISS')
+    next(req, new LeaderHandler(handler, l, 'MISS', owner))
   }
 
-  return {
-    name: 'cache',
-    stage: {
-      name: 'cache',
-      before,
-      beforeSend (ex) {
-        const l = leads.get(ex)
-        if (l === undefined) return
-        if (isCompleteAnswer(ex)) {
-          l.flight.doneAt = now()
-          l.flight.start({ kind: 'body', status: ex.status, headers: replayHeaders(ex), body: ex.responseBody!, usage: ex.usage })
-          if (ex.responseBody!.length > maxEntry) {
-            // Those waiting have it; nobody else may get an answer that is not stored.
-            l.store = false
-            unregister(l)
-          }
-        } else {
-          l.flight.start({ kind: 'failed' })
-          stopRecording(l)
-        }
-      },
-      async after (ex) {
-        const l = leads.get(ex)
-        if (l === undefined) return
-        // Not answered at all (upstream unreachable, client gone): waiters go upstream themselves.
-        l.flight.end(false, ex.usage)
-        try {
-          if (l.store && l.flight.complete) await save(l)
-        } finally {
-          // Only now: until the entry is stored, late arrivals still join the finished flight.
-          unregister(l)
-        }
-        if (l.lockToken !== undefined) await lock?.release(l.key, l.lockToken)
-      }
+  const interceptor: Interceptor<KeyPrincipal> = (next) => function cache (req, handler) {
+    if (!isCacheableRequest(req)) return next(req, handler)
+    const key = req.principal.key
+    const ttl = cacheTtl(req.headers, key.cache_ttl_seconds, config.CACHE_TTL_SECONDS)
+    if (ttl <= 0) return next(req, handler)
+    const directive = cacheDirective(req.headers)
+    const id = cacheKey({ method: req.method, path: req.path, scope: cacheScope(config.CACHE_SCOPE, key.id), body: req.json })
+    if (directive !== 'use') {
+      count('BYPASS')
+      // A refresh stores its fresh answer, but waits for no one and lets no one wait for it.
+      if (directive === 'refresh') return next(req, new LeaderHandler(handler, newLead(id, ttl, false), 'BYPASS', owner))
+      return next(req, new BypassHandler(handler))
     }
+    serve(req, handler, next, id, ttl).catch((err: unknown) => {
+      ctx.log.error({ err, reqId: req.id }, 'cache lookup failed')
+      refuse(handler, gatewayError('GW_ERR_INTERNAL', [], { cause: err }))
+    })
   }
-}
 
-async function * once (body: Buffer): AsyncGenerator<Buffer> {
-  yield body
+  return { name: 'cache', interceptor }
 }

@@ -1,4 +1,4 @@
-import type { UsageSummary } from '../proxy/exchange.js'
+import type { StoredUsage as UsageSummary } from './entry.js'
 
 /** How a flight's leader got its answer, as waiters need it to answer their own clients. */
 export type FlightStart =
@@ -28,7 +28,7 @@ export class Flight {
   /** The stream ended with its terminal event and nothing broke. */
   complete = false
   usage: UsageSummary | undefined
-  /** Epoch ms when the leader's answer was complete (set by the cache stage): its age counts from here. */
+  /** Epoch ms when the leader's answer was complete (set by the cache interceptor): its age counts from here. */
   doneAt = 0
   /** How the answer started; undefined until then. */
   startState: FlightStart | undefined

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import type { Exchange } from '../proxy/exchange.js'
+import type { GatewayRequest, Outcome } from '../proxy/interceptor.js'
 import { sseData, sseEventName } from '../proxy/sse-scanner.js'
 
 /** Longest TTL a request header may ask for (30 days): Redis EX takes any int, but a typo should not pin an entry for years. */
@@ -46,8 +46,19 @@ export function cacheDirective (headers: IncomingHttpHeaders): CacheDirective {
  * compact…), not to GETs (the relay's business) nor uploads. `background: true` Responses
  * are left out: their answer is a snapshot of a job in progress.
  */
-export function isCacheableRequest (ex: Pick<Exchange, 'method' | 'json'>): boolean {
+export function isCacheableRequest (ex: Pick<GatewayRequest, 'method' | 'json'>): boolean {
   return ex.method === 'POST' && ex.json !== undefined && ex.json.background !== true
+}
+
+/** What the cache saw of an answer, to decide whether it may be stored. */
+export interface SeenAnswer {
+  readonly status: number
+  readonly outcome: Outcome
+  /** The whole body of a buffered answer; undefined for a stream. */
+  readonly responseBody: Buffer | undefined
+  /** What the SSE framer found in a stream. */
+  readonly sse: { readonly sawDone: boolean, readonly lastEvent: Buffer | undefined } | undefined
+  readonly upstreamHeaders: Readonly<Record<string, string | string[] | undefined>> | undefined
 }
 
 /** Terminal Responses API events after which a stream is a whole, successful answer. */
@@ -59,7 +70,7 @@ const COMPLETE_EVENTS = new Set(['response.completed'])
  * stream that reached its terminal event (`data: [DONE]` for chat, `response.completed`
  * for the Responses API). Other content (audio, files) is not stored.
  */
-export function isCompleteAnswer (ex: Pick<Exchange, 'status' | 'outcome' | 'responseBody' | 'sse' | 'upstreamHeaders'>): boolean {
+export function isCompleteAnswer (ex: SeenAnswer): boolean {
   if (ex.status !== 200 || ex.outcome !== 'ok') return false
   const type = ex.upstreamHeaders?.['content-type']
   if (typeof type !== 'string') return false

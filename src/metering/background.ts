@@ -1,4 +1,4 @@
-import type { Exchange } from '../proxy/exchange.js'
+import type { GatewayRequest } from '../proxy/interceptor.js'
 import type { RedisClient } from '../store/redis.js'
 import { migrate, type SqliteDb } from '../store/sqlite.js'
 import { normalizeUsage, type TokenUsage } from './usage.js'
@@ -74,13 +74,17 @@ export function redisBackgroundTracker (redis: RedisClient): BackgroundTracker {
 const TERMINAL = new Set(['completed', 'incomplete', 'failed', 'cancelled'])
 const READ = /^\/responses\/([^/?]+)(?:\/cancel)?(?:\?|$)/
 
-function isCreate (ex: Exchange): boolean {
-  return ex.route === '/v1/responses' && ex.method === 'POST' && ex.json?.background === true
+/** The request fields background billing reads. */
+type BackgroundRequest = Pick<GatewayRequest, 'route' | 'method' | 'json' | 'path' | 'model'>
+
+function isCreate (req: BackgroundRequest): boolean {
+  return req.route === '/v1/responses' && req.method === 'POST' && req.json?.background === true
 }
 
-function readId (ex: Exchange): string | undefined {
-  const reading = (ex.route === '/v1/responses/{id}' && ex.method === 'GET') || (ex.route === '/v1/responses/{id}/cancel' && ex.method === 'POST')
-  return reading ? READ.exec(ex.upstreamPath)?.[1] : undefined
+/** The response id of a read (`GET /v1/responses/{id}`, or its `cancel`), else undefined. */
+export function backgroundReadId (req: BackgroundRequest): string | undefined {
+  const reading = (req.route === '/v1/responses/{id}' && req.method === 'GET') || (req.route === '/v1/responses/{id}/cancel' && req.method === 'POST')
+  return reading ? READ.exec(req.path)?.[1] : undefined
 }
 
 function parse (body: Buffer): { id?: unknown, status?: unknown, usage?: unknown } | undefined {
@@ -91,51 +95,43 @@ function parse (body: Buffer): { id?: unknown, status?: unknown, usage?: unknown
   }
 }
 
+/** What is left to do once the answer is out: remember a new response, or claim a finished one. */
+export interface BackgroundStep { readonly kind: 'remember' | 'claim', readonly id: string }
+
 /** How `settle` ended: a new response remembered, or a claim won (`owner`) or lost. */
 export type Settled = { readonly kind: 'remember' } | { readonly kind: 'claim', readonly owner: BackgroundOwner | undefined }
 
 /**
- * The metering stage's part for background responses, per exchange:
- * - `lookup` (before): a read of a response this gateway created looks up its creator;
- * - `inspect` (beforeSend): a finished read of such a response gives the usage to bill
- *   (and price in the header); a create that answered unfinished is noted;
+ * Metering's part for background responses; the per-request state stays with metering's
+ * handler:
+ * - `lookup` (before): a read of a response this gateway created finds its creator;
+ * - `inspect` (the buffered answer): a finished read of such a response gives the usage
+ *   to bill (and price in the header); a create that answered unfinished is to be remembered;
  * - `settle` (after): remembers a new one, or claims a finished one (once, on any
  *   instance) and resolves to the creator to bill, or undefined when another read won.
  */
 export class BackgroundBilling {
-  private readonly owners = new WeakMap<Exchange, BackgroundOwner>()
-  private readonly pending = new WeakMap<Exchange, { kind: 'remember' | 'claim', id: string }>()
-
   constructor (private readonly tracker: BackgroundTracker) {}
 
-  lookup (ex: Exchange): Promise<void> | undefined {
-    const id = readId(ex)
-    if (id === undefined) return undefined
+  lookup (id: string): Promise<BackgroundOwner | undefined> {
     // A store failure leaves the response unbilled for now: a later read claims it.
-    return this.tracker.peek(id).then((owner) => { if (owner !== undefined) this.owners.set(ex, owner) }, () => {})
+    return this.tracker.peek(id).catch(() => undefined)
   }
 
-  inspect (ex: Exchange): { owner: BackgroundOwner, usage: TokenUsage } | undefined {
-    if (ex.status >= 300 || ex.responseBody === undefined) return undefined
-    const owner = this.owners.get(ex)
-    if (owner === undefined && !isCreate(ex)) return undefined
-    const body = parse(ex.responseBody)
+  inspect (req: BackgroundRequest, status: number, responseBody: Buffer, owner: BackgroundOwner | undefined): { step: BackgroundStep, usage?: TokenUsage } | undefined {
+    if (status >= 300) return undefined
+    if (owner === undefined && !isCreate(req)) return undefined
+    const body = parse(responseBody)
     if (typeof body?.id !== 'string') return undefined
     const done = typeof body.status === 'string' && TERMINAL.has(body.status)
-    if (owner === undefined) {
-      if (!done) this.pending.set(ex, { kind: 'remember', id: body.id })
-      return undefined
-    }
+    if (owner === undefined) return done ? undefined : { step: { kind: 'remember', id: body.id } }
     const usage = done ? normalizeUsage(body.usage) : undefined
     if (usage === undefined) return undefined
-    this.pending.set(ex, { kind: 'claim', id: body.id })
-    return { owner, usage }
+    return { step: { kind: 'claim', id: body.id }, usage }
   }
 
-  settle (ex: Exchange): Promise<Settled> | undefined {
-    const step = this.pending.get(ex)
-    if (step === undefined) return undefined
+  settle (step: BackgroundStep, creator: { keyId: string, keyName: string, model: string }): Promise<Settled> {
     if (step.kind === 'claim') return this.tracker.claim(step.id).then((owner) => ({ kind: 'claim', owner }))
-    return this.tracker.remember(step.id, { keyId: ex.key.id, keyName: ex.key.name, model: ex.model ?? 'unknown' }).then(() => ({ kind: 'remember' }))
+    return this.tracker.remember(step.id, creator).then(() => ({ kind: 'remember' }))
   }
 }

@@ -1,5 +1,4 @@
 import type { Feature, FeatureContext } from '../feature.js'
-import { usageRoutes } from '../admin/usage-routes.js'
 import { BackgroundBilling, redisBackgroundTracker, sqliteBackgroundTracker } from './background.js'
 import { bufferedLedger, type LedgerStore, type SpendLedger } from './ledger.js'
 import { redisLedgerStore } from './ledger-redis.js'
@@ -7,17 +6,20 @@ import { sqliteLedgerStore } from './ledger-sqlite.js'
 import { usageMeters } from './meters.js'
 import { createPriceTable } from './pricing.js'
 import type { SpendReader } from './spend.js'
-import { meteringStage } from './stage.js'
+import { meteringInterceptor } from './interceptor.js'
+import { usageRoutes } from './usage-routes.js'
 
 export interface MeteringFeature extends Feature {
   /** Budgets read spend here (stored plus still buffered in this process). */
   readonly spend: SpendReader
   /** The ledger itself (tests, the usage API). */
   readonly ledger: SpendLedger
+  /** The metrics label of a requested model: its pricing entry, or `other`. */
+  modelLabel (model: string | undefined): string
 }
 
 /**
- * Token and cost metering: the pricing table, the metering stage, the spend ledger
+ * Token and cost metering: the pricing table, the metering interceptor, the spend ledger
  * (Redis when configured, so every instance reads the same numbers; else SQLite) and
  * `GET /admin/usage`. Closing flushes buffered spend.
  * @example const metering = createMeteringFeature(ctx); const limits = createRateLimitFeature(ctx, metering.spend)
@@ -26,8 +28,9 @@ export function createMeteringFeature (ctx: FeatureContext, options: { flushMs?:
   const store = ledgerStore(ctx)
   const ledger = bufferedLedger(store, { log: ctx.log, metrics: ctx.metrics, flushMs: options.flushMs })
   const meters = usageMeters(ctx.metrics)
-  const stage = meteringStage({
-    prices: createPriceTable(ctx.config.pricing, ctx.config.aliases),
+  const prices = createPriceTable(ctx.config.pricing, ctx.config.aliases)
+  const interceptor = meteringInterceptor({
+    prices,
     background: new BackgroundBilling(ctx.redis !== undefined ? redisBackgroundTracker(ctx.redis) : sqliteBackgroundTracker(ctx.sqlite!)),
     onRecord: (record, reason) => {
       ledger.record(record)
@@ -36,7 +39,8 @@ export function createMeteringFeature (ctx: FeatureContext, options: { flushMs?:
   })
   return {
     name: 'metering',
-    stage,
+    interceptor,
+    modelLabel: (model) => prices.resolve(model).label,
     spend: ledger,
     ledger,
     adminRoutes: (admin) => usageRoutes(admin, ledger),

@@ -63,6 +63,11 @@ export interface ResponseHead {
   readonly kind: BodyKind
   /** The whole body of a `buffered` answer. */
   readonly body?: Buffer
+  /**
+   * Milliseconds from the request's arrival to the upstream's response headers, set by
+   * the terminal; absent on answers the gateway made itself (refusals, cache hits).
+   */
+  readonly ttfbMs?: number
 }
 
 export type Outcome =
@@ -110,6 +115,13 @@ export interface Controller {
  * `onResponseError` (refused or failed before any byte) or `onResponseStart`, any number
  * of `onResponseData` (not for `buffered`), and one of `onResponseEnd` /
  * `onResponseError` (broken after the head went out). Must not throw.
+ *
+ * A producer (the terminal, a cache hit) that is aborted ends the answer itself: with
+ * `onResponseEnd({ outcome: 'client_abort' })` once the head went out, else with
+ * `onResponseError(GW_ERR_CLIENT_CLOSED)`. A body that breaks after the head ends with
+ * `onResponseEnd` and outcome `upstream_error` / `upstream_timeout`.
+ * An interceptor may add its headers to `error.headers` on the way out, as it adds them
+ * to `head.headers` (both objects belong to this one answer).
  */
 export interface ResponseHandler {
   onRequestStart (controller: Controller): void

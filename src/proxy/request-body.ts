@@ -1,6 +1,6 @@
 import { gatewayError } from '../errors.js'
 
-/** The parsed facts of a request body that the pipeline needs. */
+/** The parsed facts of a request body that the request path needs. */
 export interface ParsedBody {
   json: Record<string, unknown> | undefined
   model: string | undefined

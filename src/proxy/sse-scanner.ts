@@ -1,6 +1,6 @@
 /**
- * Finds SSE event boundaries in a byte stream without decoding it, and optionally holds
- * back the chat usage-only chunk that the gateway asked for and the client did not.
+ * Finds SSE event boundaries in a byte stream without decoding it. What to hold back is
+ * not its business: an optional `SseHold` policy (metering's usage-chunk strip) decides.
  *
  * Events end at a blank line; a line ends at CR, LF or CRLF (WHATWG SSE), and any of
  * those may be split across chunks, as may multi-byte UTF-8 (which we never decode here).
@@ -8,27 +8,32 @@
  *   chunk 1: data: {"a":1}\n\ndata: {"b"   chunk 2: :2}\n\n
  *            └── event 1 ───┘└─ part ──┘            └ tail ┘  → event 2 = [part, tail]
  *
- * Pass-through mode writes each chunk as it came (the same Buffer: zero copies) and only
- * remembers where the last data event is (as slices of the chunks, joined on demand).
- * Strip mode holds an event only until its prefix shows a non-empty `"choices":[…` (then
- * it flows on as it arrives); an event with empty or no choices is held to its end and
- * dropped if it carries a non-null `usage`, else let through unchanged.
+ * Without a hold policy each chunk is written as it came (the same Buffer: zero copies)
+ * and the scanner only remembers where the last data event is (as slices of the chunks,
+ * joined on demand). With one, an event is held only until the policy lets its prefix
+ * flow (then it goes on as it arrives); a held event that completes is dropped if the
+ * policy says so, else let through unchanged.
  */
 
 const LF = 0x0a
 const CR = 0x0d
 const SPACE = 0x20
-const TAB = 0x09
 const COLON = 0x3a
 const BRACKET_OPEN = 0x5b
-const BRACKET_CLOSE = 0x5d
 const DATA = Buffer.from('data:')
-const CHOICES = Buffer.from('"choices"')
 
 export type Write = (chunk: Buffer) => void
 
+/** What a stream may hold back: decided by the feature that owns the policy, not the framer. */
+export interface SseHold {
+  /** The bytes seen of an unfinished event prove it must not be held: let it flow now. */
+  flows (parts: readonly Buffer[]): boolean
+  /** A held data event is complete: true removes it from the client's stream. */
+  drops (event: Buffer): boolean
+}
+
 export class SseScanner {
-  /** The chat usage-only chunk removed from the client's stream (strip mode). */
+  /** The last event the hold policy removed from the client's stream. */
   strippedEvent: Buffer | undefined
   /** `data: [DONE]` was seen. */
   sawDone = false
@@ -45,11 +50,15 @@ export class SseScanner {
   private written = 0 // parts already written to the client
   private flowing = false // the current event is known to be a normal chunk
 
-  constructor (private readonly strip: boolean) {}
+  private readonly hold: SseHold | undefined
+
+  constructor (hold?: SseHold) {
+    this.hold = hold
+  }
 
   /** Scans `chunk` and writes what the client may have now. */
   push (chunk: Buffer, write: Write): void {
-    if (this.strip) {
+    if (this.hold !== undefined) {
       this.scan(chunk, write)
     } else {
       write(chunk)
@@ -60,7 +69,7 @@ export class SseScanner {
   /** End of stream: an event without its closing blank line still counts (SDK 7 reads it). */
   end (write: Write): void {
     if (this.parts.length === 0) return
-    this.finish(undefined, this.strip ? write : undefined)
+    this.finish(undefined, this.hold !== undefined ? write : undefined)
   }
 
   /** The last complete data event that is not `[DONE]`, as one Buffer. */
@@ -120,7 +129,7 @@ export class SseScanner {
     }
     this.parts.push(rest)
     if (write === undefined) return
-    if (!this.flowing && isNormalChunkPrefix(this.parts)) this.flowing = true
+    if (!this.flowing && this.hold!.flows(this.parts)) this.flowing = true
     if (this.flowing) this.flush(write)
   }
 
@@ -139,11 +148,11 @@ export class SseScanner {
     else if (kind === 'data') this.lastParts = parts
   }
 
-  /** Strip mode: the event is complete; send it, or keep it back if it is the usage-only chunk. */
+  /** With a hold policy: the event is complete; send it, or drop it if the policy says so. */
   private settle (parts: Buffer[], write: Write): void {
-    if (!this.flowing && !isNormalChunkPrefix(parts) && eventKind(parts) === 'data') {
+    if (!this.flowing && !this.hold!.flows(parts) && eventKind(parts) === 'data') {
       const event = parts.length === 1 ? parts[0]! : Buffer.concat(parts)
-      if (isUsageOnlyChunk(event)) {
+      if (this.hold!.drops(event)) {
         this.strippedEvent = event
         return
       }
@@ -166,7 +175,7 @@ function head (parts: readonly Buffer[], n: number): Buffer {
 }
 
 /** Offset of the value of the event's first field when that field is `data`, else -1. */
-function dataValueOffset (buf: Buffer): number {
+export function dataValueOffset (buf: Buffer): number {
   if (buf.length < DATA.length || buf.compare(DATA, 0, DATA.length, 0, DATA.length) !== 0) return -1
   return buf[DATA.length] === SPACE ? DATA.length + 1 : DATA.length
 }
@@ -184,47 +193,6 @@ function eventKind (parts: readonly Buffer[]): 'data' | 'done' | 'other' {
     if (h[at] === SPACE) at++
   }
   return h[at] === BRACKET_OPEN && h.toString('latin1', at, at + 6) === '[DONE]' ? 'done' : 'data'
-}
-
-/**
- * True once the bytes seen of an event prove it is not the usage-only chunk: it is no
- * `data:` event, or its `"choices"` array has a first element. False while unsure.
- */
-function isNormalChunkPrefix (parts: readonly Buffer[]): boolean {
-  const buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts as Buffer[])
-  if (buf.length < DATA.length) return false
-  if (buf[0] === COLON) return true
-  const at = dataValueOffset(buf)
-  if (at === -1) return true
-  if (at >= buf.length) return false
-  if (buf[at] !== 0x7b) return true // not a JSON object ([DONE] and the like)
-  let i = buf.indexOf(CHOICES, at)
-  if (i === -1) return false
-  i = skipWs(buf, i + CHOICES.length)
-  if (buf[i] !== COLON) return false
-  i = skipWs(buf, i + 1)
-  // choices: null (some upstreams' usage chunk) → unsure until the end; any other value is a normal chunk.
-  if (buf[i] !== BRACKET_OPEN) return i < buf.length && buf[i] !== 0x6e
-  i = skipWs(buf, i + 1)
-  return i < buf.length && buf[i] !== BRACKET_CLOSE
-}
-
-function skipWs (buf: Buffer, i: number): number {
-  while (i < buf.length && (buf[i] === SPACE || buf[i] === TAB || buf[i] === CR || buf[i] === LF)) i++
-  return i
-}
-
-/** A chat chunk with no choices and a non-null `usage`: the one `include_usage` adds. */
-export function isUsageOnlyChunk (event: Buffer): boolean {
-  const data = sseData(event)
-  if (data === undefined || data[0] !== '{') return false
-  try {
-    const chunk = JSON.parse(data) as { choices?: unknown[] | null, usage?: unknown }
-    return (chunk.choices === undefined || chunk.choices === null || chunk.choices.length === 0) &&
-      chunk.usage !== null && typeof chunk.usage === 'object'
-  } catch {
-    return false
-  }
 }
 
 /** The joined `data:` lines of one event, decoded as UTF-8 (used on single events only). */

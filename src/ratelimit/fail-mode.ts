@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import { gatewayError } from '../errors.js'
 import type { Metrics } from '../metrics/metrics.js'
 
-/** How the limits stage treats a store it cannot reach. */
+/** How the limits interceptor treats a store it cannot reach. */
 export interface FailMode {
   /**
    * A store call failed: counts it in `gateway_limiter_errors_total` and logs once per

@@ -3,7 +3,7 @@ import { remaining, resetMs } from './bucket.js'
 /**
  * The per-key limits (RPM, TPM, concurrency) behind one interface with two backends:
  * `memory-limiter.ts` (one process) and `redis-limiter.ts` (any number of instances on one
- * Redis or Redis Cluster). The stage in `feature.ts` is the only caller.
+ * Redis or Redis Cluster). The interceptor in `feature.ts` is the only caller.
  */
 
 /** The limits of one key, already merged with `limits.defaults`; null = no such limit. */

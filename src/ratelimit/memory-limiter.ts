@@ -14,7 +14,7 @@ export const CONCURRENCY_RETRY_MS = 1000
 
 /**
  * The embedded backend: the limits of one process, in a Map. Leases live exactly as long
- * as their request (the stage's `after` always settles) and need no expiry: a crash takes
+ * as their request (the interceptor's handler always settles) and need no expiry: a crash takes
  * them down with everything else. Idle keys (buckets full again, no lease) are dropped by
  * a lazy sweep, so memory follows the keys in use, not every key ever seen.
  * @example const limiter = createMemoryLimiter(Date.now)

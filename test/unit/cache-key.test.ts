@@ -38,3 +38,17 @@ describe('cache key', () => {
     expect(cacheScope('global', 'abc')).toBe('global')
   })
 })
+
+describe('canonicalJson on hostile bodies', () => {
+  it('walks 100,000 levels of nesting without overflowing the stack', () => {
+    const deep = JSON.parse('['.repeat(100_000) + ']'.repeat(100_000))
+    expect(canonicalJson({ b: deep, a: 1 }).length).toBe(200_000 + '{"a":1,"b":}'.length)
+  })
+
+  it('matches JSON.stringify on sorted input, undefined and functions left out like it', () => {
+    const v = { a: [1, undefined, () => 1, { z: null, y: 'x' }], c: undefined, d: 'é"\\' }
+    expect(canonicalJson(v)).toBe('{"a":[1,null,null,{"y":"x","z":null}],"d":"é\\"\\\\"}')
+    expect(canonicalJson([])).toBe('[]')
+    expect(canonicalJson({})).toBe('{}')
+  })
+})

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { keyBody } from '../../src/cli/commands.js'
 import { table } from '../../src/cli/table.js'
-import { parseBody } from '../../src/admin/keys-routes.js'
+import { parseBody } from '../../src/auth/keys-routes.js'
 import { applyPatch, buildRecord, generateSecret, keyPatchSchema, newKeySchema, STORED_SECRET } from '../../src/auth/key-store.js'
 import { GatewayError } from '../../src/errors.js'
 

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { SseScanner, isUsageOnlyChunk, sseData, sseEventName } from '../../src/proxy/sse-scanner.js'
+import { SseScanner, sseData, sseEventName } from '../../src/proxy/sse-scanner.js'
+import { isUsageOnlyChunk, usageChunkHold } from '../../src/metering/usage-chunk.js'
 import { chatStreamEvents, responsesStreamEvents, DEFAULT_USAGE } from '../../src/mock/upstream.js'
 
 /** Feeds `bytes` to a scanner in the given chunk sizes; returns what the client got. */
 function run (bytes: Buffer, sizes: number[] | ((i: number) => number), strip = false): { out: Buffer, scanner: SseScanner, writes: number } {
-  const scanner = new SseScanner(strip)
+  const scanner = new SseScanner(strip ? usageChunkHold : undefined)
   const out: Buffer[] = []
   let writes = 0
   const write = (b: Buffer): void => { out.push(b); writes++ }
@@ -37,7 +38,7 @@ describe('SseScanner pass-through', () => {
   }
 
   it('writes each chunk as it came, without copies', () => {
-    const scanner = new SseScanner(false)
+    const scanner = new SseScanner()
     const chunk = Buffer.from('data: {"a":1}\n\ndata: {"b"')
     const seen: Buffer[] = []
     scanner.push(chunk, (b) => seen.push(b))
@@ -104,7 +105,7 @@ describe('SseScanner strip mode', () => {
   })
 
   it('lets a normal chunk flow once its choices show, before the event ends', () => {
-    const scanner = new SseScanner(true)
+    const scanner = new SseScanner(usageChunkHold)
     const seen: string[] = []
     scanner.push(Buffer.from('data: {"id":"x","choices":[{"index":0,"delta":{"content":"hel'), (b) => seen.push(b.toString()))
     expect(seen.join('')).toContain('"content":"hel')

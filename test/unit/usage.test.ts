@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { chatCompletion, chatStreamEvents, DEFAULT_USAGE, responseObject, responsesStreamEvents } from '../../src/mock/upstream.js'
 import { estimateInputTokens, estimateOutputTokens } from '../../src/metering/estimate.js'
-import { withIncludeUsage } from '../../src/metering/stage.js'
+import { withIncludeUsage } from '../../src/metering/interceptor.js'
 import { lastUsageValue, normalizeUsage, usageFromChatChunk, usageFromChatJson, usageFromJson, usageFromResponsesEvent, usageFromResponsesJson, usageFromStreamEvent } from '../../src/metering/usage.js'
 
 const EXPECTED = { input: 1000, cached: 600, output: 500, reasoning: 200 }

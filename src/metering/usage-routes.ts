@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { gatewayError } from '../errors.js'
-import type { SpendLedger } from '../metering/ledger.js'
-import { nanosToUsd } from '../metering/money.js'
-import { addRow, emptyRow, utcDay, type LedgerRow } from '../metering/record.js'
+import type { SpendLedger } from './ledger.js'
+import { nanosToUsd } from './money.js'
+import { addRow, emptyRow, utcDay, type LedgerRow } from './record.js'
 
 const GROUPS = ['key', 'model', 'day'] as const
 type Group = typeof GROUPS[number]

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { z } from 'zod'
-import type { KeyRecord } from '../auth/key-record.js'
-import { keyPatchSchema, newKeySchema, type KeyStore } from '../auth/key-store.js'
+import type { KeyRecord } from './key-record.js'
+import { keyPatchSchema, newKeySchema, type KeyStore } from './key-store.js'
 import { gatewayError } from '../errors.js'
 
 /** A key as the admin API shows it: never the secret, never its hash. */
