@@ -30,7 +30,7 @@ export async function createDeps (config: GatewayConfig, log: Logger, overrides:
   const keys = await createKeysFeature(ctx)
   // Metering is built before limits: budgets read its spend ledger.
   const metering = createMeteringFeature(ctx)
-  const features: Feature[] = [keys, createRateLimitFeature(ctx, metering.spend), metering, createCacheFeature(ctx)]
+  const features: Feature[] = [keys, createRateLimitFeature(ctx, metering.ledger), metering, createCacheFeature(ctx)]
   // Shared connections close last: features close in reverse order, so they go first.
   if (redis !== undefined) features.unshift(redisFeature(redis))
   if (sqlite !== undefined) features.unshift({ name: 'sqlite', close: async () => { sqlite.close() } })

@@ -158,14 +158,16 @@ class MeterHandler extends ForwardingHandler {
       this.meterStream(end.outcome)
     }
     const usage = this.usage
-    this.inner.onResponseEnd(controller, usage === undefined ? end : { outcome: end.outcome, usage })
+    // Recorded (and journaled) before the end goes outwards: limits settles on a spend
+    // that is already counted, and the client's last byte follows a durable record.
     this.record()
+    this.inner.onResponseEnd(controller, usage === undefined ? end : { outcome: end.outcome, usage })
   }
 
   override onResponseError (controller: Controller, error: GatewayError): void {
     if (this.scanner !== undefined) this.meterStream('upstream_error')
-    this.inner.onResponseError(controller, error)
     this.record()
+    this.inner.onResponseError(controller, error)
   }
 
   /** A buffered answer: usage from the body, and the cost header. */
@@ -243,7 +245,8 @@ class MeterHandler extends ForwardingHandler {
     const u = this.usage
     if (u === undefined) return
     const key = this.req.principal.key
-    const who = owner !== undefined ? { id: owner.keyId, name: owner.keyName } : { id: key.id, name: key.name }
+    // A background response is billed to its creator; its team is not known here (null).
+    const who = owner !== undefined ? { id: owner.keyId, name: owner.keyName, teamId: owner.keyId === key.id ? this.req.principal.team?.id ?? null : null } : { id: key.id, name: key.name, teamId: this.req.principal.team?.id ?? null }
     const priced = owner !== undefined ? this.opts.prices.resolve(owner.model) : this.opts.prices.resolve(this.req.model ?? u.model)
     this.opts.onRecord(usageRecord(this.req, u, priced, who, this.hit), this.reason)
   }
@@ -262,10 +265,11 @@ function streamUsage (event: Buffer | undefined): TokenUsage | undefined {
 }
 
 /** The one record of a request: a cache hit costs 0 and saves what it would have cost. */
-function usageRecord (req: GatewayRequest, u: UsageSummary, priced: PricedModel, key: { id: string, name: string }, hit: boolean): UsageRecord {
+function usageRecord (req: GatewayRequest, u: UsageSummary, priced: PricedModel, key: { id: string, name: string, teamId: string | null }, hit: boolean): UsageRecord {
   return {
     keyId: key.id,
     keyName: key.name,
+    teamId: key.teamId,
     model: priced.model,
     label: priced.label,
     route: req.route,

@@ -69,7 +69,7 @@ describe('budgets per period against the stored ledger', () => {
     expect(err.status).toBe(429)
     expect(err.code).toBe('insufficient_quota')
     expect(err.type).toBe('insufficient_quota')
-    expect(err.message).toBe('This key has spent its daily budget of $5. Ask your gateway admin to raise it.')
+    expect(err.message).toContain('This key has spent its daily budget of $5. Ask your gateway admin to raise it.')
     expect(err.headers?.get('x-should-retry')).toBe('false')
     expect(err.headers?.get('x-gateway-limit-scope')).toBe('key')
     const text = await (await fetch(`${gw.url}/metrics`)).text()
