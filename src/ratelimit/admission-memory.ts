@@ -1,7 +1,6 @@
 import type { BudgetPeriod } from '../config/schema.js'
 import { refill, resetMs, takeRequest, WINDOW_MS, type Bucket } from './bucket.js'
 import { bucketView } from './limiter.js'
-import { CONCURRENCY_RETRY_MS } from './memory-limiter.js'
 import { REFUSAL_ORDER, type Actual, type Admission, type AdmissionDecision, type AdmissionLimit, type Subject, type SubjectView, type Ticket } from './admission.js'
 import { admits, type Claim } from './reservation.js'
 
@@ -12,6 +11,9 @@ import { admits, type Claim } from './reservation.js'
  * them atomic against concurrent requests of this process.
  */
 export type SyncSpend = (scope: Subject['scope'], id: string, period: BudgetPeriod, nowMs: number) => number
+
+/** Concurrency gives no retry time of its own: suggest a second (SDKs back off from there). */
+export const CONCURRENCY_RETRY_MS = 1000
 
 interface Held { readonly nanos: number, readonly tokens: number }
 

@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { Cluster } from 'ioredis'
 import type { RedisClient } from '../store/redis.js'
 import { reservationKeys } from '../metering/ledger-redis.js'
-import { bucketView } from './limiter.js'
-import { guarded } from './redis-limiter.js'
+import { bucketView, LimiterUnavailableError } from './limiter.js'
 import { ADMIT_LUA, RENEW_RESERVED_LUA, SETTLE_RESERVED_LUA } from './redis-scripts.js'
 import { periodField, type Actual, type Admission, type AdmissionDecision, type AdmissionLimit, type Subject, type SubjectView, type Ticket } from './admission.js'
 import type { Claim } from './reservation.js'
@@ -24,6 +23,22 @@ export interface RedisAdmissionOptions {
   /** Ceiling on one call, ms (REDIS_COMMAND_TIMEOUT_MS plus a little). */
   readonly timeoutMs?: number
   readonly onRenewError?: (err: unknown) => void
+}
+
+/** Rejects with LimiterUnavailableError when `p` fails or takes longer than `ms`. */
+async function guarded<T> (p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new LimiterUnavailableError(`limits store gave no answer within ${ms} ms`)), ms)
+  })
+  try {
+    return await Promise.race([p, timeout])
+  } catch (err) {
+    if (err instanceof LimiterUnavailableError) throw err
+    throw new LimiterUnavailableError(`limits store unreachable: ${(err as Error).message}`, { cause: err })
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 const REFUSED: readonly (AdmissionLimit | undefined)[] = [undefined, 'budget', 'rpm', 'tpm', 'concurrency']
@@ -136,8 +151,10 @@ export function createRedisAdmission (redis: RedisClient, options: RedisAdmissio
       const passed: Subject[] = []
       for (const group of groups(subjects)) {
         const d = decide(group, await admitGroup(group, id, claim, now).catch(async (err: unknown) => {
-          // A later group failed to answer: give back what earlier groups reserved.
-          if (passed.length > 0) await settleGroup(passed, id, { tokens: 0, nanos: 0 }, now).catch(() => {})
+          // No answer in time. A paused Redis still runs the script once it resumes, and
+          // would hold a reservation nobody settles until its lease ends: a release sent
+          // now runs right after it (same connection, in order). Earlier groups too.
+          settleGroup([...passed, ...group], id, { tokens: 0, nanos: 0 }, now).catch(() => {})
           throw err
         }))
         if (d.limit !== undefined) {

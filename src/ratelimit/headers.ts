@@ -3,17 +3,7 @@ import { gatewayError, type GatewayError } from '../errors.js'
 import { formatUsd } from '../metering/money.js'
 import type { AdmissionDecision, Subject, SubjectView } from './admission.js'
 import { formatDuration } from './bucket.js'
-import type { BucketView, Decision, LimitSpec } from './limiter.js'
-
-/**
- * Writes OpenAI's rate-limit headers for a decision: the `-requests` triple for keys
- * with RPM, the `-tokens` triple for keys with TPM (max_concurrency has no OpenAI
- * header). Reset values in OpenAI's duration format (`1s`, `6m0s`, `12ms`).
- */
-export function setLimitHeaders (headers: Record<string, string>, d: Decision): void {
-  if (d.requests !== undefined) setTriple(headers, 'requests', d.requests)
-  if (d.tokens !== undefined) setTriple(headers, 'tokens', d.tokens)
-}
+import type { BucketView } from './limiter.js'
 
 function setTriple (headers: Record<string, string>, what: 'requests' | 'tokens', v: BucketView): void {
   headers[`x-ratelimit-limit-${what}`] = String(v.limit)
@@ -27,33 +17,7 @@ const LIMIT_TEXT = {
   concurrency: { what: 'concurrent requests', type: 'requests' }
 } as const
 
-/**
- * The 429 for a refused decision, OpenAI-style: `rate_limit_exceeded` with `retry-after`
- * (whole seconds, at least 1: SDKs read it as seconds) and `retry-after-ms` (the SDKs
- * prefer it when present).
- */
-export function rateLimitError (d: Extract<Decision, { allowed: false }>, spec: LimitSpec): GatewayError {
-  const ms = Math.max(1, Math.ceil(d.retryAfterMs))
-  const text = LIMIT_TEXT[d.limit]
-  const limit = d.limit === 'rpm' ? spec.rpm : d.limit === 'tpm' ? spec.tpm : spec.maxConcurrency
-  const detail = d.limit === 'concurrency' ? `Limit ${limit}, In flight ${d.inFlight}` : `Limit ${limit}`
-  return gatewayError('GW_ERR_RATE_LIMITED', [text.what, detail, formatDuration(ms)], {
-    type: text.type,
-    headers: { 'retry-after': String(Math.max(1, Math.ceil(ms / 1000))), 'retry-after-ms': String(ms) }
-  })
-}
-
 const PERIOD_TEXT: Record<BudgetPeriod, string> = { day: 'daily', month: 'monthly', total: 'total' }
-
-/** A budget in USD as a user reads it: every digit it has (`0.001`, `25`, `0.0005`), never rounded to cents. */
-export function budgetUsd (usd: number): string {
-  return formatUsd(Math.round(usd * 1e9))
-}
-
-/** The 429 for a spent budget: `insufficient_quota`, `x-should-retry: false` (from the catalogue). */
-export function budgetError (usd: number, period: BudgetPeriod): GatewayError {
-  return gatewayError('GW_ERR_BUDGET_EXCEEDED', [PERIOD_TEXT[period], budgetUsd(usd)])
-}
 
 /** The header that names whose limit refused. */
 export const LIMIT_SCOPE_HEADER = 'x-gateway-limit-scope'

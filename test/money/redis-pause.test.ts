@@ -68,7 +68,7 @@ describe('a paused Redis (SIGSTOP for 5 s) under traffic', () => {
     const during = results.filter((r) => r.paused)
     expect(during.length).toBeGreaterThan(4)
     // Served without limits while the store cannot answer (LIMITS_FAIL_MODE=open).
-    expect(results.every((r) => r.status === 200)).toBe(true)
+    expect(results.filter((r) => r.status !== 200)).toEqual([])
     const slowest = Math.max(...results.map((r) => r.ms))
     expect(slowest).toBeLessThan(TIMEOUT_MS + MARGIN_MS)
   }, 60_000)
