@@ -44,6 +44,11 @@ async function fifty (gws: readonly TestGateway[], key: string, extra: Record<st
   return await Promise.all(Array.from({ length: 50 }, async (_, i) => await chat(gws[i % gws.length]!, key, extra)))
 }
 
+/** No limit check failed open during the burst (which would serve without limits). */
+function noFailOpen (gw: TestGateway): void {
+  expect(gw.logs.filter((l) => l.includes('limits store unreachable'))).toEqual([])
+}
+
 function checkBudgetBurst (answers: readonly Answer[], spent: { usd: number, requests: number }, instances: number): void {
   const served = answers.filter((a) => a.status === 200).length
   expect(served).toBeGreaterThanOrEqual(1)
@@ -78,7 +83,9 @@ describe('50 concurrent requests against a $0.01 budget and a 2,000 tpm', () => 
   })
 
   const start = async (overrides: Record<string, unknown>): Promise<TestGateway> => {
-    const gw = await startGateway({ keys, LOG_LEVEL: 'warn', ...overrides }, {}, mock)
+    // A long command timeout: on a busy machine a slow answer must not fail open (serve
+    // without limits), which this test would read as over-admission.
+    const gw = await startGateway({ keys, LOG_LEVEL: 'warn', REDIS_COMMAND_TIMEOUT_MS: 5000, ...overrides }, {}, mock)
     open.push(gw)
     return gw
   }
@@ -135,6 +142,7 @@ describe('50 concurrent requests against a $0.01 budget and a 2,000 tpm', () => 
     const gw = await start({ REDIS_URL: redis.url })
     checkBudgetBurst(await fifty([gw], BUDGET_KEY), await spentUsd(gw, 'budgeted'), 1)
     checkTpmBurst(await fifty([gw], TPM_KEY), await spentUsd(gw, 'tpm'), 1)
+    noFailOpen(gw)
   })
 
   it('two instances sharing one Redis: at most the budget plus one request per instance, and the same for tpm', async () => {
@@ -144,6 +152,8 @@ describe('50 concurrent requests against a $0.01 budget and a 2,000 tpm', () => 
     const b = await start({ REDIS_URL: redis.url })
     checkBudgetBurst(await fifty([a, b], BUDGET_KEY), await spentUsd(a, 'budgeted'), 2)
     checkTpmBurst(await fifty([a, b], TPM_KEY), await spentUsd(b, 'tpm'), 2)
+    noFailOpen(a)
+    noFailOpen(b)
     // Both instances see the same spend: the budget gauge follows each answer, not the one before.
     await waitFor(async () => {
       const text = await (await fetch(`${a.url}/metrics`)).text()
