@@ -8,7 +8,7 @@ import type { KeyResolver } from './auth/key-record.js'
 import type { KeyPrincipal } from './auth/principal.js'
 import type { Metrics } from './metrics/metrics.js'
 import { upstreamDispatch, type UpstreamTarget } from './proxy/upstream.js'
-import { authenticate } from './auth/authenticate.js'
+import { authenticate, resolvePrincipal } from './auth/authenticate.js'
 import { adminPlugin } from './admin/plugin.js'
 import { healthPlugin } from './health/plugin.js'
 import { metricsPlugin } from './metrics/plugin.js'
@@ -17,6 +17,8 @@ import { proxyPlugin, refusedRequest } from './proxy/plugin.js'
 import { clientRequestId } from './proxy/headers.js'
 import { compose, refuse, type Dispatch, type Interceptor, type Principal, type ResponseHandler } from './proxy/interceptor.js'
 import { gatewayError, toGatewayError } from './errors.js'
+import { pathAdmission, type PathAdmissionOptions } from './realtime/admission.js'
+import { realtimeUpgrade } from './realtime/relay.js'
 
 /** Everything buildApp needs, created by deps.ts (or by a test). */
 export interface GatewayDeps {
@@ -28,6 +30,8 @@ export interface GatewayDeps {
   readonly features: readonly Feature[]
   /** The metrics label of a requested model (metering's price table). */
   readonly modelLabel: (model: string | undefined) => string
+  /** Meters tokens reported outside an HTTP answer (Realtime sessions). */
+  readonly meterTokens: PathAdmissionOptions['meterTokens']
 }
 
 /** The caller of a request refused before it was authenticated. */
@@ -65,6 +69,24 @@ function requestPath (deps: GatewayDeps): Dispatch<KeyPrincipal> {
     slot(f, 'limits'),
     slot(f, 'metering'),
     slot(f, 'cache')
+  )
+}
+
+/**
+ * The admission part of the request path for a Realtime session: the same interceptors
+ * as `requestPath` up to limits, in the same order, in front of the session itself
+ * (metering reads the session's `response.done` events, not an HTTP answer; there is
+ * nothing to cache).
+ */
+function admissionPath (deps: GatewayDeps): (terminal: Dispatch<KeyPrincipal>) => Dispatch<KeyPrincipal> {
+  const f = deps.features
+  return (terminal) => compose<KeyPrincipal>(
+    terminal,
+    recorder({ metrics: deps.metrics, log: deps.log, modelLabel: deps.modelLabel }),
+    slot(f, 'tracing'),
+    slot(f, 'access'),
+    slot(f, 'keys'),
+    slot(f, 'limits')
   )
 }
 
@@ -168,6 +190,18 @@ export async function buildApp (config: GatewayConfig, deps: GatewayDeps): Promi
       onStreamCount: (d) => deps.metrics.activeStreams.inc(d)
     })
   })
+
+  // The Realtime API: WebSocket upgrades of /v1/realtime, admitted through the request path.
+  app.server.on('upgrade', realtimeUpgrade<KeyPrincipal>({
+    authenticate: (secret) => resolvePrincipal(deps.keys, secret),
+    admit: pathAdmission({ path: admissionPath(deps), meterTokens: deps.meterTokens }),
+    upstreamBaseUrl: config.UPSTREAM_BASE_URL,
+    upstreamAuthorization: deps.upstream.authorization,
+    log: deps.log,
+    newRequestId: (req) => clientRequestId(req.headers['x-request-id']) ?? newRequestId(),
+    connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT_MS,
+    onSession: (d) => { app.inflight += d }
+  }))
 
   app.addHook('onClose', async () => {
     for (const f of [...deps.features].reverse()) {

@@ -8,6 +8,7 @@ import { createKeysFeature } from './auth/feature.js'
 import { createRateLimitFeature } from './ratelimit/feature.js'
 import { createCacheFeature } from './cache/feature.js'
 import { createMeteringFeature } from './metering/feature.js'
+import { createTracingFeature } from './tracing/feature.js'
 import { createRedis, redisPing, redisReady, type RedisClient } from './store/redis.js'
 import { openSqlite } from './store/sqlite.js'
 
@@ -31,6 +32,8 @@ export async function createDeps (config: GatewayConfig, log: Logger, overrides:
   // Metering is built before limits: budgets read its spend ledger.
   const metering = createMeteringFeature(ctx)
   const features: Feature[] = [keys, createRateLimitFeature(ctx, metering.ledger), metering, createCacheFeature(ctx)]
+  const tracing = createTracingFeature(ctx)
+  if (tracing !== undefined) features.push(tracing)
   // Shared connections close last: features close in reverse order, so they go first.
   if (redis !== undefined) features.unshift(redisFeature(redis))
   if (sqlite !== undefined) features.unshift({ name: 'sqlite', close: async () => { sqlite.close() } })
@@ -41,7 +44,8 @@ export async function createDeps (config: GatewayConfig, log: Logger, overrides:
     keys: keys.resolver,
     metrics,
     features,
-    modelLabel: metering.modelLabel
+    modelLabel: metering.modelLabel,
+    meterTokens: metering.meterTokens
   }
 }
 

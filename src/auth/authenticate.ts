@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { gatewayError } from '../errors.js'
 import { isKeyActive, type KeyRecord, type KeyResolver } from './key-record.js'
-import { keyPrincipal } from './principal.js'
+import { keyPrincipal, type KeyPrincipal } from './principal.js'
 
 /** The secret of `Authorization: Bearer <secret>`, or undefined. */
 export function bearerToken (header: string | undefined): string | undefined {
@@ -27,9 +27,19 @@ export function authenticate (resolver: KeyResolver, now: () => number = Date.no
   return async function authHook (request: FastifyRequest): Promise<void> {
     const secret = bearerToken(request.headers.authorization)
     if (secret === undefined) throw gatewayError('GW_ERR_MISSING_API_KEY')
-    const found = resolver.resolve(secret)
-    const key: KeyRecord | undefined = found instanceof Promise ? await found : found
-    if (key === undefined || !isKeyActive(key, now())) throw gatewayError('GW_ERR_INVALID_API_KEY', [maskKey(secret)])
-    request.principal = keyPrincipal(key)
+    const found = resolvePrincipal(resolver, secret, now)
+    const principal = found instanceof Promise ? await found : found
+    if (principal === undefined) throw gatewayError('GW_ERR_INVALID_API_KEY', [maskKey(secret)])
+    request.principal = principal
   }
+}
+
+/**
+ * The principal of a presented secret, or undefined for an unknown, revoked or expired
+ * key. Synchronous when the key cache has it (the common case).
+ */
+export function resolvePrincipal (resolver: KeyResolver, secret: string, now: () => number = Date.now): KeyPrincipal | undefined | Promise<KeyPrincipal | undefined> {
+  const found = resolver.resolve(secret)
+  const toPrincipal = (key: KeyRecord | undefined): KeyPrincipal | undefined => key === undefined || !isKeyActive(key, now()) ? undefined : keyPrincipal(key)
+  return found instanceof Promise ? found.then(toPrincipal) : toPrincipal(found)
 }

@@ -59,7 +59,7 @@ export const configSchema = z.strictObject({
   UPSTREAM_BASE_URL: z.url({ protocol: /^https?$/ }).default('https://api.cometapi.com/v1'),
   /** Never logged, never sent to clients; optional so `npm start` runs and says what is missing upstream. */
   UPSTREAM_API_KEY: z.string().min(1).optional(),
-  ADMIN_KEY: z.string().min(8).optional(),
+  ADMIN_KEY: z.string().min(24, 'must be at least 24 random characters (openssl rand -hex 24)').refine((k) => !/changeme|replaceme|replacewith|placeholder|yourkey|youradminkey|^(admin|password|secret|key|x)+\d*$/.test(k.toLowerCase().replace(/[^a-z0-9]/g, '')), 'is a placeholder: set a random value (openssl rand -hex 24)').optional(),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
   /** Comma list of host:port; chooses Redis Cluster over REDIS_URL. */
   REDIS_CLUSTER_NODES: z.string().regex(/^[^\s,:]+:\d+(,[^\s,:]+:\d+)*$/, 'must be a comma list of host:port').optional(),

@@ -8,7 +8,10 @@ import { sqliteLedgerStore } from './ledger-sqlite.js'
 import { usageMeters } from './meters.js'
 import { createPriceTable } from './pricing.js'
 import type { SpendReader } from './spend.js'
-import { meteringInterceptor } from './interceptor.js'
+import { meteringInterceptor, summarize, usageRecord } from './interceptor.js'
+import type { GatewayRequest, UsageSummary } from '../proxy/interceptor.js'
+import type { KeyPrincipal } from '../auth/principal.js'
+import type { TokenUsage } from './usage.js'
 import { usageRoutes } from './usage-routes.js'
 
 export interface MeteringFeature extends Feature {
@@ -18,6 +21,11 @@ export interface MeteringFeature extends Feature {
   readonly ledger: SpendLedger
   /** The metrics label of a requested model: its pricing entry, or `other`. */
   modelLabel (model: string | undefined): string
+  /**
+   * Meters tokens reported outside an HTTP answer (a Realtime `response.done`): one
+   * record, priced like any other, billed to the request's key.
+   */
+  meterTokens (req: GatewayRequest<KeyPrincipal>, model: string | undefined, tokens: TokenUsage): UsageSummary
 }
 
 /**
@@ -39,18 +47,25 @@ export function createMeteringFeature (ctx: FeatureContext, options: { flushMs?:
   const ledger = bufferedLedger(store, { log: ctx.log, metrics: ctx.metrics, flushMs: options.flushMs, journal })
   const meters = usageMeters(ctx.metrics)
   const prices = createPriceTable(ctx.config.pricing, ctx.config.aliases)
+  const onRecord = (record: Parameters<typeof meters.observe>[0], reason: string | undefined): void => {
+    ledger.record(record)
+    meters.observe(record, reason)
+  }
   const interceptor = meteringInterceptor({
     prices,
     background: new BackgroundBilling(ctx.redis !== undefined ? redisBackgroundTracker(ctx.redis) : sqliteBackgroundTracker(ctx.sqlite!)),
-    onRecord: (record, reason) => {
-      ledger.record(record)
-      meters.observe(record, reason)
-    }
+    onRecord
   })
   return {
     name: 'metering',
     interceptor,
     modelLabel: (model) => prices.resolve(model).label,
+    meterTokens: (req, model, tokens) => {
+      const priced = prices.resolve(model)
+      const summary = summarize(priced, tokens, false, false)
+      onRecord(usageRecord(req, summary, priced, req.principal, false), undefined)
+      return summary
+    },
     spend: ledger,
     ledger,
     adminRoutes: (admin) => usageRoutes(admin, ledger),

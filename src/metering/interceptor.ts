@@ -55,7 +55,7 @@ function includesUsage (json: Readonly<Record<string, unknown>>): boolean {
 }
 
 /** Prices tokens; a cache hit costs nothing (what it would have cost is its saving). */
-function summarize (priced: PricedModel, u: TokenUsage, estimated: boolean, hit: boolean): UsageSummary {
+export function summarize (priced: PricedModel, u: TokenUsage, estimated: boolean, hit: boolean): UsageSummary {
   const cost = priced.price === undefined || hit ? 0 : priceUsage(u, priced.price)
   return { model: priced.model, label: priced.label, inputTokens: u.input, cachedInputTokens: u.cached, outputTokens: u.output, reasoningTokens: u.reasoning, costNanos: cost, estimated, priced: priced.price !== undefined }
 }
@@ -265,7 +265,7 @@ function streamUsage (event: Buffer | undefined): TokenUsage | undefined {
 }
 
 /** The one record of a request: a cache hit costs 0 and saves what it would have cost. */
-function usageRecord (req: GatewayRequest, u: UsageSummary, priced: PricedModel, key: { id: string, name: string, teamId: string | null }, hit: boolean): UsageRecord {
+export function usageRecord (req: GatewayRequest, u: UsageSummary, priced: PricedModel, key: { id: string, name: string, teamId: string | null }, hit: boolean): UsageRecord {
   return {
     keyId: key.id,
     keyName: key.name,

@@ -1,11 +1,17 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { chatAnswer, DEFAULT_TOOL_CALL, pieces, responsesAnswer, type MockAnswer } from './answers.js'
 
 /**
  * A mock of CometAPI that speaks the OpenAI wire format: chat completions and the
  * Responses API (stream and not, usage with cached and reasoning tokens), models,
  * embeddings and the `/responses/{id}` family. Used by the tests, `npm run demo` and the
  * benchmarks. Tests script single answers with `once()` and read `requests`.
+ *
+ * Chat and Responses requests with function `tools` get one tool call, then (once the last
+ * input is the tool's result) a final answer; `response_format` / `text.format` with a JSON
+ * schema get an answer that satisfies it (see answers.ts). Requests without them get the
+ * fixed word sequence the tests and benchmarks count on.
  */
 
 export interface MockUsage {
@@ -79,19 +85,39 @@ function words (n: number): string[] {
   return Array.from({ length: n }, (_, i) => WORDS[i % WORDS.length]!)
 }
 
+/** The default answer's text: `chunks` words of the fixed sequence. */
+export function mockText (chunks: number): string {
+  return words(chunks).join('')
+}
+
+/** The stream pieces of a text answer: the fixed words for the default one. */
+function textPieces (answer: MockAnswer, chunks: number): string[] {
+  if (answer.kind !== 'text') return []
+  return answer.text === mockText(chunks) ? words(chunks) : pieces(answer.text, chunks)
+}
+
+/** `true` (old callers) means the fixed get_weather call; `false`, the default text. */
+function answerOf (answer: boolean | MockAnswer, chunks: number): MockAnswer {
+  if (answer === true) return DEFAULT_TOOL_CALL
+  if (answer === false) return { kind: 'text', text: mockText(chunks) }
+  return answer
+}
+
 /** The events of a chat completion stream, each a complete `data: …\n\n` string. */
-export function chatStreamEvents (model: string, chunks: number, usage: MockUsage | undefined, toolCall = false): string[] {
+export function chatStreamEvents (model: string, chunks: number, usage: MockUsage | undefined, answerOrTool: boolean | MockAnswer = false): string[] {
+  const answer = answerOf(answerOrTool, chunks)
+  const toolCall = answer.kind === 'tool'
   const base = { id: 'chatcmpl-mock', object: 'chat.completion.chunk', created: 1767225600, model, system_fingerprint: 'fp_mock' }
   const nul = usage !== undefined ? { usage: null } : {}
   const ev = (o: unknown): string => `data: ${JSON.stringify(o)}\n\n`
   const out = [ev({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }], ...nul })]
-  if (toolCall) {
-    out.push(ev({ ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, id: 'call_mock', type: 'function', function: { name: 'get_weather', arguments: '' } }] }, logprobs: null, finish_reason: null }], ...nul }))
-    for (const part of ['{"city"', ':"Par', 'is"}']) {
+  if (answer.kind === 'tool') {
+    out.push(ev({ ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, id: answer.callId, type: 'function', function: { name: answer.name, arguments: '' } }] }, logprobs: null, finish_reason: null }], ...nul }))
+    for (const part of pieces(answer.arguments, 3)) {
       out.push(ev({ ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: part } }] }, logprobs: null, finish_reason: null }], ...nul }))
     }
   } else {
-    for (const w of words(chunks)) out.push(ev({ ...base, choices: [{ index: 0, delta: { content: w }, logprobs: null, finish_reason: null }], ...nul }))
+    for (const w of textPieces(answer, chunks)) out.push(ev({ ...base, choices: [{ index: 0, delta: { content: w }, logprobs: null, finish_reason: null }], ...nul }))
   }
   out.push(ev({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: toolCall ? 'tool_calls' : 'stop' }], ...nul }))
   if (usage !== undefined) out.push(ev({ ...base, choices: [], usage: chatUsage(usage) }))
@@ -99,27 +125,39 @@ export function chatStreamEvents (model: string, chunks: number, usage: MockUsag
   return out
 }
 
-export function chatCompletion (model: string, chunks: number, usage: MockUsage) {
+export function chatCompletion (model: string, chunks: number, usage: MockUsage, answerOrTool: boolean | MockAnswer = false) {
+  const answer = answerOf(answerOrTool, chunks)
+  const message = answer.kind === 'tool'
+    ? { role: 'assistant', content: null, tool_calls: [{ id: answer.callId, type: 'function', function: { name: answer.name, arguments: answer.arguments } }], refusal: null, annotations: [] }
+    : { role: 'assistant', content: answer.text, refusal: null, annotations: [] }
   return {
     id: 'chatcmpl-mock',
     object: 'chat.completion',
     created: 1767225600,
     model,
-    choices: [{ index: 0, message: { role: 'assistant', content: words(chunks).join(''), refusal: null, annotations: [] }, logprobs: null, finish_reason: 'stop' }],
+    choices: [{ index: 0, message, logprobs: null, finish_reason: answer.kind === 'tool' ? 'tool_calls' : 'stop' }],
     usage: chatUsage(usage),
     service_tier: 'default',
     system_fingerprint: 'fp_mock'
   }
 }
 
-export function responseObject (model: string, text: string, usage: MockUsage | null, status = 'completed') {
+/** The output item of an answer, as `response.output_item.done` and the final response carry it. */
+function outputItem (answer: MockAnswer, status: string) {
+  if (answer.kind === 'tool') return { id: 'fc_mock', type: 'function_call', status, call_id: answer.callId, name: answer.name, arguments: answer.arguments }
+  return { id: 'msg_mock', type: 'message', status, role: 'assistant', content: [{ type: 'output_text', text: answer.text, annotations: [] }] }
+}
+
+/** A response object; one still `in_progress` or `queued` has no output yet, as upstream's. */
+export function responseObject (model: string, textOrAnswer: string | MockAnswer, usage: MockUsage | null, status = 'completed') {
+  const answer: MockAnswer = typeof textOrAnswer === 'string' ? { kind: 'text', text: textOrAnswer } : textOrAnswer
   return {
     id: 'resp_mock',
     object: 'response',
     created_at: 1767225600,
     status,
     model,
-    output: [{ id: 'msg_mock', type: 'message', status, role: 'assistant', content: [{ type: 'output_text', text, annotations: [] }] }],
+    output: status === 'in_progress' || status === 'queued' ? [] : [outputItem(answer, status)],
     usage: usage === null ? null : responsesUsage(usage),
     error: null,
     incomplete_details: status === 'incomplete' ? { reason: 'max_output_tokens' } : null
@@ -127,14 +165,26 @@ export function responseObject (model: string, text: string, usage: MockUsage | 
 }
 
 /** The events of a Responses API stream; `terminal` picks the last event's type. */
-export function responsesStreamEvents (model: string, chunks: number, usage: MockUsage, terminal: 'completed' | 'incomplete' | 'failed' = 'completed'): string[] {
+export function responsesStreamEvents (model: string, chunks: number, usage: MockUsage, terminal: 'completed' | 'incomplete' | 'failed' = 'completed', answer: MockAnswer = answerOf(false, chunks)): string[] {
   let seq = 0
   const ev = (type: string, o: Record<string, unknown>): string => `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...o })}\n\n`
-  const ws = words(chunks)
+  const head = [
+    ev('response.created', { response: responseObject(model, answer, null, 'in_progress') }),
+    ev('response.in_progress', { response: responseObject(model, answer, null, 'in_progress') })
+  ]
+  if (answer.kind === 'tool') {
+    const item = outputItem(answer, 'completed')
+    const out = [...head, ev('response.output_item.added', { output_index: 0, item: { ...item, status: 'in_progress', arguments: '' } })]
+    for (const delta of pieces(answer.arguments, 3)) out.push(ev('response.function_call_arguments.delta', { item_id: item.id, output_index: 0, delta }))
+    out.push(ev('response.function_call_arguments.done', { item_id: item.id, output_index: 0, name: answer.name, arguments: answer.arguments }))
+    out.push(ev('response.output_item.done', { output_index: 0, item }))
+    out.push(ev(`response.${terminal}`, { response: responseObject(model, answer, usage, terminal) }))
+    return out
+  }
+  const ws = textPieces(answer, chunks)
   const text = ws.join('')
   const out = [
-    ev('response.created', { response: responseObject(model, '', null, 'in_progress') }),
-    ev('response.in_progress', { response: responseObject(model, '', null, 'in_progress') }),
+    ...head,
     ev('response.output_item.added', { output_index: 0, item: { id: 'msg_mock', type: 'message', status: 'in_progress', role: 'assistant', content: [] } }),
     ev('response.content_part.added', { item_id: 'msg_mock', output_index: 0, content_index: 0, part: { type: 'output_text', text: '', annotations: [] } })
   ]
@@ -209,16 +259,17 @@ export async function startMockUpstream (opts: MockOptions = {}, port = 0, host 
     const model = typeof json.model === 'string' ? json.model : 'gpt-5.2-chat-latest'
     const u = options.usage
     if (req.method === 'POST' && path === '/v1/chat/completions') {
+      const answer = chatAnswer(json, mockText(options.chunks))
       if (json.stream === true) {
         const includeUsage = (json.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true
-        const tool = Array.isArray(json.tools) && json.tools.length > 0
-        return await sendEvents(res, chatStreamEvents(model, options.chunks, includeUsage ? u : undefined, tool), options.chunkDelayMs, requestId)
+        return await sendEvents(res, chatStreamEvents(model, options.chunks, includeUsage ? u : undefined, answer), options.chunkDelayMs, requestId)
       }
-      return sendJson(res, 200, chatCompletion(model, options.chunks, u), requestId)
+      return sendJson(res, 200, chatCompletion(model, options.chunks, u, answer), requestId)
     }
     if (req.method === 'POST' && path === '/v1/responses') {
-      if (json.stream === true) return await sendEvents(res, responsesStreamEvents(model, options.chunks, u), options.chunkDelayMs, requestId)
-      return sendJson(res, 200, responseObject(model, words(options.chunks).join(''), u), requestId)
+      const answer = responsesAnswer(json, mockText(options.chunks))
+      if (json.stream === true) return await sendEvents(res, responsesStreamEvents(model, options.chunks, u, 'completed', answer), options.chunkDelayMs, requestId)
+      return sendJson(res, 200, responseObject(model, answer, u), requestId)
     }
     if (req.method === 'POST' && path === '/v1/responses/compact') {
       return sendJson(res, 200, { id: 'cmp_mock', object: 'response.compaction', created_at: 1767225600, output: [], usage: responsesUsage(u) }, requestId)
@@ -232,6 +283,11 @@ export async function startMockUpstream (opts: MockOptions = {}, port = 0, host 
     if (req.method === 'GET' && path === '/v1/models') {
       const ids = ['gpt-5.2-chat-latest', 'gpt-5.2', 'gpt-5-mini', 'gpt-4.1-nano', 'text-embedding-3-small']
       return sendJson(res, 200, { object: 'list', data: ids.map((id) => ({ id, object: 'model', created: 1767225600, owned_by: 'cometapi' })) }, requestId)
+    }
+    const model1 = /^\/v1\/models\/([^/]+)$/.exec(path)
+    if (req.method === 'GET' && model1 !== null) {
+      // Any model the mock is asked about exists: it answers chat for every name too.
+      return sendJson(res, 200, { id: decodeURIComponent(model1[1]!), object: 'model', created: 1767225600, owned_by: 'cometapi' }, requestId)
     }
     const m = /^\/v1\/responses\/([^/]+)(\/cancel|\/input_items)?$/.exec(path)
     if (m !== null) {

@@ -11,7 +11,7 @@ const HOP_BY_HOP = new Set([
  * Authorization (a gateway key), cookies and anything else stay here.
  */
 const FORWARD_REQUEST = new Set([
-  'content-type', 'accept', 'idempotency-key', 'openai-beta', 'user-agent'
+  'content-type', 'accept', 'idempotency-key', 'openai-beta', 'user-agent', 'traceparent', 'tracestate'
 ])
 
 /** Upstream response headers the client never sees (we set our own length and cookies are not ours to pass). */

@@ -1,11 +1,12 @@
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parse as parseYaml, parseAllDocuments } from 'yaml'
 import { loadConfig } from '../../src/config/load.js'
 import { expectedImage, unknownEnv } from './env-names.js'
+import { gatewayBecomesReady, type GatewayPod } from './k8s-ready.js'
 
 const BASE = 'deploy/k8s'
 
@@ -20,9 +21,9 @@ const kustomization = parseYaml(readFileSync(`${BASE}/kustomization.yaml`, 'utf8
  * common labels, assembled here the same way minus the name hash. Both are checked when
  * kubectl is installed, so the base stays valid for kustomize and readable as files.
  */
-function render (by: 'kubectl' | 'files'): Manifest[] {
+function render (by: 'kubectl' | 'files', dir = BASE): Manifest[] {
   if (by === 'kubectl') {
-    const out = execFileSync('kubectl', ['kustomize', BASE], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+    const out = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
     return parseAllDocuments(out).map((d) => d.toJS() as Manifest)
   }
   const manifests = kustomization.resources.flatMap((f) => parseAllDocuments(readFileSync(`${BASE}/${f}`, 'utf8')).map((d) => d.toJS() as Manifest))
@@ -43,19 +44,20 @@ function hasKubectl (): boolean {
 
 describe.each(hasKubectl() ? ['kubectl', 'files'] as const : ['files'] as const)('the kustomize base (rendered by %s)', (by) => {
   const manifests = render(by)
-  const one = (kind: string): Manifest => {
-    const found = manifests.filter((m) => m.kind === kind)
+  const one = (kind: string, name?: string): Manifest => {
+    const found = manifests.filter((m) => m.kind === kind && (name === undefined || m.metadata.name === name))
     expect(found, kind).toHaveLength(1)
     return found[0]!
   }
+  const service = (): Manifest => one('Service', 'comet-gateway')
   const deployment = one('Deployment')
   const pod = deployment.spec.template.spec
   const container = pod.containers[0]
   const env = new Map<string, string>((container.env as Array<{ name: string, value: string }>).map((e) => [e.name, e.value]))
 
-  it('holds a Deployment, Service, HPA, PDB, ConfigMap, Secret, ServiceMonitor and PrometheusRule', () => {
-    expect(manifests.map((m) => m.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'PrometheusRule', 'Secret', 'Service', 'ServiceMonitor'])
-    for (const m of manifests) expect(m.metadata.name, m.kind).toMatch(/^comet-gateway/)
+  it('holds a Deployment, Service, HPA, PDB, ConfigMap, Secret, ServiceMonitor, PrometheusRule and a Redis (StatefulSet + Service)', () => {
+    expect(manifests.map((m) => m.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'PrometheusRule', 'Secret', 'Service', 'Service', 'ServiceMonitor', 'StatefulSet'])
+    for (const m of manifests) expect(m.metadata.name, m.kind).toMatch(m.kind === 'StatefulSet' || m.metadata.name === 'comet-redis' ? /^comet-redis$/ : /^comet-gateway/)
   })
 
   it('runs the comet-gateway image of this version on port 8080', () => {
@@ -123,17 +125,58 @@ describe.each(hasKubectl() ? ['kubectl', 'files'] as const : ['files'] as const)
     for (const k of ['ADMIN_KEY', 'METRICS_TOKEN', 'UPSTREAM_API_KEY']) expect(data[k], k).toMatch(/^REPLACE_WITH_/)
     expect(data.REDIS_URL).toMatch(/^redis:\/\//)
     expect(unknownEnv([...env.keys(), ...Object.keys(data)])).toEqual([])
-    // The config schema accepts the Secret's values (e.g. the Redis URL's scheme).
-    expect(() => loadConfig({ ...data, ...Object.fromEntries(env), GATEWAY_CONFIG: undefined })).not.toThrow()
+    // The placeholder admin key stops the gateway, naming ADMIN_KEY...
+    expect(() => loadConfig({ ...data, ...Object.fromEntries(env), GATEWAY_CONFIG: undefined })).toThrow(/^ADMIN_KEY: /)
+    // ...and once replaced, the schema accepts the Secret's other values (e.g. the Redis URL's scheme).
+    expect(() => loadConfig({ ...data, ...Object.fromEntries(env), ADMIN_KEY: 'a1b2c3d4e5f6a7b8c9d0e1f2a3b4', GATEWAY_CONFIG: undefined })).not.toThrow()
   })
+
+  it('ships the Redis the Secret points at: the URL names its Service and port, which select its pods (and no gateway pod)', () => {
+    const url = new URL(one('Secret').stringData!.REDIS_URL!)
+    const redisService = one('Service', url.hostname)
+    const statefulSet = one('StatefulSet')
+    expect(statefulSet.spec.serviceName).toBe(redisService.metadata.name)
+    expect(statefulSet.spec.replicas).toBe(1)
+    const port = (redisService.spec.ports as Array<{ port: number, targetPort: string }>).find((p) => p.port === Number(url.port))!
+    const redisPod = statefulSet.spec.template
+    const redis = redisPod.spec.containers[0]
+    expect((redis.ports as Array<{ name: string, containerPort: number }>).find((p) => p.name === port.targetPort)?.containerPort).toBe(6379)
+    const selects = (sel: Record<string, string>, labels: Record<string, string>): boolean => Object.entries(sel).every(([k, v]) => labels[k] === v)
+    expect(selects(redisService.spec.selector, redisPod.metadata.labels)).toBe(true)
+    expect(selects(statefulSet.spec.selector.matchLabels, redisPod.metadata.labels)).toBe(true)
+    expect(selects(redisService.spec.selector, deployment.spec.template.metadata.labels)).toBe(false)
+    expect(selects(service().spec.selector, redisPod.metadata.labels)).toBe(false)
+    expect(selects(one('PodDisruptionBudget').spec.selector.matchLabels, redisPod.metadata.labels)).toBe(false)
+    expect(redis.readinessProbe.exec.command).toEqual(['redis-cli', 'ping'])
+    expect(redis.args).toEqual(expect.arrayContaining(['--appendonly', 'yes']))
+    const dir = redis.args[redis.args.indexOf('--dir') + 1]
+    const mount = (redis.volumeMounts as Array<{ name: string, mountPath: string }>).find((m) => m.mountPath === dir)!
+    expect(statefulSet.spec.volumeClaimTemplates.map((c: Manifest) => c.metadata.name)).toContain(mount.name)
+    expect(redisPod.spec.securityContext).toEqual(expect.objectContaining({ runAsNonRoot: true }))
+    expect(redis.securityContext).toEqual(expect.objectContaining({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false }))
+  })
+
+  it('becomes ready: a gateway with the pod\'s environment and the Secret\'s values answers /readyz 200 once the shipped Redis runs', async () => {
+    const statefulSet = one('StatefulSet')
+    const configMap = one('ConfigMap')
+    const pod: GatewayPod = {
+      env: Object.fromEntries(env),
+      secret: { ...one('Secret').stringData!, ADMIN_KEY: 'a1b2c3d4e5f6a7b8c9d0e1f2a3b4', METRICS_TOKEN: 'metrics-0123456789' },
+      configFile: configMap.data![Object.keys(configMap.data!)[0]!]!,
+      redisArgs: statefulSet.spec.template.spec.containers[0].args,
+      readinessPath: container.readinessProbe.httpGet.path
+    }
+    const { before, after } = await gatewayBecomesReady(pod)
+    expect(before === undefined || before === 503).toBe(true)
+    expect(after).toBe(200)
+  }, 60_000)
 
   it('selects the pods from the Service, PDB and ServiceMonitor, scales the Deployment with the HPA', () => {
     const podLabels = deployment.spec.template.metadata.labels as Record<string, string>
     const matches = (sel: Record<string, string>): boolean => Object.entries(sel).every(([k, v]) => podLabels[k] === v)
     expect(matches(deployment.spec.selector.matchLabels)).toBe(true)
-    const service = one('Service')
-    expect(matches(service.spec.selector)).toBe(true)
-    expect(service.spec.ports).toEqual([expect.objectContaining({ name: 'http', port: 8080, targetPort: 'http' })])
+    expect(matches(service().spec.selector)).toBe(true)
+    expect(service().spec.ports).toEqual([expect.objectContaining({ name: 'http', port: 8080, targetPort: 'http' })])
     expect(matches(one('PodDisruptionBudget').spec.selector.matchLabels)).toBe(true)
     const hpa = one('HorizontalPodAutoscaler')
     expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata.name })
@@ -141,7 +184,7 @@ describe.each(hasKubectl() ? ['kubectl', 'files'] as const : ['files'] as const)
     expect(deployment.spec.replicas).toBeUndefined()
     expect(one('PodDisruptionBudget').spec.minAvailable).toBeLessThan(hpa.spec.minReplicas)
     const monitor = one('ServiceMonitor')
-    const serviceLabels = service.metadata.labels ?? {}
+    const serviceLabels = service().metadata.labels ?? {}
     expect(Object.entries(monitor.spec.selector.matchLabels as Record<string, string>).every(([k, v]) => serviceLabels[k] === v)).toBe(true)
     expect(monitor.spec.endpoints).toEqual([expect.objectContaining({ port: 'http', path: '/metrics' })])
     // /metrics wants METRICS_TOKEN: the ServiceMonitor sends the Secret's.
@@ -151,5 +194,26 @@ describe.each(hasKubectl() ? ['kubectl', 'files'] as const : ['files'] as const)
   it('alerts with the same rules as deploy/prometheus/alerts.yml (PrometheusRule)', () => {
     const alerts = parseYaml(readFileSync('deploy/prometheus/alerts.yml', 'utf8')) as { groups: unknown[] }
     expect(one('PrometheusRule').spec.groups).toEqual(alerts.groups)
+  })
+})
+
+describe.each(hasKubectl() ? ['kubectl'] as const : [])('an overlay as docs/operations.md shows it (rendered by %s)', () => {
+  it('replaces the Secret\'s placeholders, and the gateway accepts the result', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'comet-overlay-'))
+    const doc = readFileSync('docs/operations.md', 'utf8')
+    const overlay = /```yaml\n(# my-overlay\/kustomization\.yaml[\s\S]*?)```/.exec(doc)![1]!
+      .replace('[../deploy/k8s]', `[${relative(dir, BASE)}]`)
+      .replace('UPSTREAM_API_KEY=sk-...', 'UPSTREAM_API_KEY=sk-comet-0123')
+      .replace(/ADMIN_KEY=\.\.\./, 'ADMIN_KEY=a1b2c3d4e5f6a7b8c9d0e1f2a3b4')
+      .replace(/METRICS_TOKEN=\.\.\./, 'METRICS_TOKEN=metrics-0123456789')
+    writeFileSync(join(dir, 'kustomization.yaml'), overlay)
+    const manifests = render('kubectl', dir)
+    const secret = manifests.find((m) => m.kind === 'Secret')!
+    const data = Object.fromEntries(Object.entries(secret.data!).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]))
+    expect(secret.metadata.name).toBe('comet-gateway')
+    expect(data.ADMIN_KEY).toBe('a1b2c3d4e5f6a7b8c9d0e1f2a3b4')
+    expect(data.REDIS_URL).toBe('redis://comet-redis:6379')
+    expect(() => loadConfig({ ...data, GATEWAY_CONFIG: undefined })).not.toThrow()
+    expect(manifests.every((m) => (m.metadata as { namespace?: string }).namespace === 'llm')).toBe(true)
   })
 })

@@ -120,7 +120,9 @@ describe('the Prometheus alert rules', () => {
     // The dashboard's queries, as recording rules, so promtool parses each one.
     const recording = { groups: [{ name: 'dashboard', rules: panels.map((p, n) => ({ record: `dashboard:query_${n}`, expr: withoutGrafanaVariables(p.expr) })) }] }
     writeFileSync(join(dir, 'dashboard-rules.yml'), JSON.stringify(recording))
-    const config = readFileSync('deploy/prometheus/prometheus.yml', 'utf8').replace('/etc/prometheus/alerts.yml', join(process.cwd(), 'deploy/prometheus/alerts.yml'))
+    // The token file docker-compose writes at start, here a temp one (promtool checks it exists).
+    writeFileSync(join(dir, 'metrics-token'), 'token')
+    const config = readFileSync('deploy/prometheus/prometheus.yml', 'utf8').replace('/etc/prometheus/alerts.yml', join(process.cwd(), 'deploy/prometheus/alerts.yml')).replace('/prometheus/metrics-token', join(dir, 'metrics-token'))
     writeFileSync(join(dir, 'prometheus.yml'), config)
     if (hasPromtool()) {
       const out = execFileSync('promtool', ['check', 'rules', 'deploy/prometheus/alerts.yml', join(dir, 'dashboard-rules.yml')], { encoding: 'utf8' })
