@@ -84,10 +84,11 @@ export function openJournal (dir: string, onError: (err: unknown) => void = () =
   let fd: number | undefined
   let id: string | undefined
   let count = 0
+  let seq = 0
 
   const openSegment = (): number => {
     // Time first, so segments sort oldest first (replay order does not change totals, but logs read better).
-    id = Date.now().toString(36).padStart(9, '0') + '-' + randomBytes(6).toString('base64url')
+    id = Date.now().toString(36).padStart(9, '0') + '-' + (seq++).toString(36).padStart(6, '0') + '-' + randomBytes(6).toString('base64url')
     fd = openSync(join(dir, id + SUFFIX), 'a')
     count = 0
     return fd
