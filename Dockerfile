@@ -20,6 +20,8 @@ RUN npm ci --ignore-scripts --no-audit --no-fund \
 COPY tsconfig.json tsconfig.build.json ./
 # bench/ is left out on purpose: the image runs the gateway, not the benchmarks.
 COPY src ./src
+# The admin web page's sources: vite builds them into dist/ui, served at /ui/.
+COPY ui ./ui
 RUN npm run build
 
 # --- prod-deps: production dependencies only, native addon compiled for this platform.

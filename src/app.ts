@@ -7,7 +7,7 @@ import type { Feature } from './feature.js'
 import type { KeyResolver } from './auth/key-record.js'
 import type { KeyPrincipal } from './auth/principal.js'
 import type { Metrics } from './metrics/metrics.js'
-import { upstreamDispatch, type UpstreamTarget } from './proxy/upstream.js'
+import type { UpstreamSet } from './upstreams/upstreams.js'
 import { authenticate, resolvePrincipal } from './auth/authenticate.js'
 import { adminPlugin } from './admin/plugin.js'
 import { healthPlugin } from './health/plugin.js'
@@ -23,7 +23,8 @@ import { realtimeUpgrade } from './realtime/relay.js'
 /** Everything buildApp needs, created by deps.ts (or by a test). */
 export interface GatewayDeps {
   readonly log: Logger
-  readonly upstream: UpstreamTarget
+  /** The upstreams behind their router: the innermost dispatch of the request path. */
+  readonly upstreams: UpstreamSet
   readonly keys: KeyResolver
   readonly metrics: Metrics
   /** The features by name; app.ts places their interceptors (see `requestPath`). */
@@ -55,12 +56,14 @@ function slot (features: readonly Feature[], name: string): Interceptor<KeyPrinc
  *   metering   include_usage, the tap and the strip, usage → ResponseEnd.usage, cost header:
  *              outside cache, so a hit is metered (at $0, as saved) like any answer
  *   cache      lookup, coalescing, store: the innermost feature, so only misses go on
- *   terminal   the upstream (the several-upstreams router takes this place)
+ *   upstreams  choose by weight and model, retry and fall back before the first byte, cool
+ *              down: innermost, so a retry repeats only the upstream call (each upstream's
+ *              terminal is an undici dispatch)
  */
 function requestPath (deps: GatewayDeps): Dispatch<KeyPrincipal> {
   const f = deps.features
   return compose<KeyPrincipal>(
-    upstreamDispatch(deps.upstream),
+    deps.upstreams.dispatch,
     recorder({ metrics: deps.metrics, log: deps.log, modelLabel: deps.modelLabel }),
     slot(f, 'tracing'),
     slot(f, 'access'),
@@ -172,6 +175,8 @@ export async function buildApp (config: GatewayConfig, deps: GatewayDeps): Promi
     adminKey: config.ADMIN_KEY,
     routes: deps.features.flatMap((f) => f.adminRoutes !== undefined ? [f.adminRoutes] : [])
   })
+  await app.register(import('./ui/plugin.js'))
+  for (const routes of deps.features.flatMap((f) => f.routes ?? [])) await app.register(routes)
   // Refusals before the request path (bad key, bad body) are recorded by the same recorder;
   // Fastify writes them.
   const recordRefusal = recorder<Principal>({ metrics: deps.metrics, log: deps.log, modelLabel: deps.modelLabel })
@@ -195,8 +200,8 @@ export async function buildApp (config: GatewayConfig, deps: GatewayDeps): Promi
   app.server.on('upgrade', realtimeUpgrade<KeyPrincipal>({
     authenticate: (secret) => resolvePrincipal(deps.keys, secret),
     admit: pathAdmission({ path: admissionPath(deps), meterTokens: deps.meterTokens }),
-    upstreamBaseUrl: config.UPSTREAM_BASE_URL,
-    upstreamAuthorization: deps.upstream.authorization,
+    upstreamBaseUrl: deps.upstreams.realtime.baseUrl,
+    upstreamAuthorization: deps.upstreams.realtime.authorization,
     log: deps.log,
     newRequestId: (req) => clientRequestId(req.headers['x-request-id']) ?? newRequestId(),
     connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT_MS,
@@ -212,7 +217,7 @@ export async function buildApp (config: GatewayConfig, deps: GatewayDeps): Promi
       }
     }
     await deps.keys.close?.()
-    await deps.upstream.close()
+    await deps.upstreams.close()
   })
   return app
 }

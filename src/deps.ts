@@ -3,8 +3,9 @@ import type { GatewayConfig } from './config/schema.js'
 import type { GatewayDeps } from './app.js'
 import type { Feature, FeatureContext } from './feature.js'
 import { createMetrics } from './metrics/metrics.js'
-import { createUpstreamTarget } from './proxy/upstream.js'
+import { createUpstreamSet } from './upstreams/upstreams.js'
 import { createKeysFeature } from './auth/feature.js'
+import { createTeamsFeature, openTeams } from './teams/feature.js'
 import { createRateLimitFeature } from './ratelimit/feature.js'
 import { createCacheFeature } from './cache/feature.js'
 import { createMeteringFeature } from './metering/feature.js'
@@ -28,10 +29,12 @@ export async function createDeps (config: GatewayConfig, log: Logger, overrides:
   const ctx: FeatureContext = { config, log, metrics, redis, sqlite }
 
   // The features, found by name: app.ts places their interceptors on the request path.
-  const keys = await createKeysFeature(ctx)
+  // Teams first: the key resolver reads each key's team from their in-process directory.
+  const teams = await openTeams(ctx)
+  const keys = await createKeysFeature(ctx, { teams: teams.directory, audit: teams.audit })
   // Metering is built before limits: budgets read its spend ledger.
-  const metering = createMeteringFeature(ctx)
-  const features: Feature[] = [keys, createRateLimitFeature(ctx, metering.ledger), metering, createCacheFeature(ctx)]
+  const metering = createMeteringFeature(ctx, { teamName: (id) => teams.directory.get(id)?.name })
+  const features: Feature[] = [keys, createTeamsFeature(ctx, teams, { keys: keys.store, resolver: keys.resolver, ledger: metering.ledger }), createRateLimitFeature(ctx, metering.ledger), metering, createCacheFeature(ctx)]
   const tracing = createTracingFeature(ctx)
   if (tracing !== undefined) features.push(tracing)
   // Shared connections close last: features close in reverse order, so they go first.
@@ -40,7 +43,7 @@ export async function createDeps (config: GatewayConfig, log: Logger, overrides:
 
   return {
     log,
-    upstream: createUpstreamTarget({ name: 'default', baseUrl: config.UPSTREAM_BASE_URL, apiKey: config.UPSTREAM_API_KEY }, config),
+    upstreams: createUpstreamSet(config, metrics),
     keys: keys.resolver,
     metrics,
     features,

@@ -41,6 +41,7 @@ export const catalogue = {
   GW_ERR_STORE_UNAVAILABLE: { status: 503, type: 'api_error', code: 'store_unavailable', message: 'The key store is unreachable: %s' },
   GW_ERR_LEDGER_UNAVAILABLE: { status: 503, type: 'api_error', code: 'store_unavailable', message: 'The spend ledger is unreachable (%s); spend is buffered and written when it is back.' },
   GW_ERR_SHUTTING_DOWN: { status: 503, type: 'api_error', code: 'shutting_down', message: 'The gateway is shutting down.' },
+  GW_ERR_MODEL_NOT_SERVED: { status: 404, type: 'invalid_request_error', code: 'model_not_found', message: 'No upstream of this gateway serves the model %s.' },
   // The key as a boundary.
   GW_ERR_INVALID_PATH: { status: 400, type: 'invalid_request_error', code: 'invalid_path', message: 'The request path is not canonical: %s' },
   GW_ERR_DUPLICATE_FIELD: { status: 400, type: 'invalid_request_error', code: 'duplicate_field', message: 'The field %s is given more than once in the request body.' },

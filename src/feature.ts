@@ -18,6 +18,8 @@ export interface Feature {
   readonly interceptor?: Interceptor<KeyPrincipal>
   /** Routes under /admin, behind the admin key (JSON bodies parsed). */
   readonly adminRoutes?: (admin: FastifyInstance) => Promise<void>
+  /** Routes of its own outside /admin, each set in its own context with its own auth hook. */
+  readonly routes?: ReadonlyArray<(app: FastifyInstance) => Promise<void>>
   /** True when the feature's store answers (for /readyz). */
   ready? (): Promise<boolean>
   /** Flush buffered state and close connections (shutdown; after the drain). */

@@ -24,7 +24,7 @@ export async function serve (env: NodeJS.ProcessEnv = process.env, opts: { demoK
   installShutdown(app, config.DRAIN_TIMEOUT_MS, log)
   const address = await app.listen({ port: config.PORT, host: config.HOST })
   log.info({ address, upstream: config.UPSTREAM_BASE_URL, store: config.REDIS_CLUSTER_NODES ? 'redis-cluster' : config.REDIS_URL ? 'redis' : 'embedded' }, 'comet-gateway listening')
-  if (config.UPSTREAM_API_KEY === undefined) log.warn('UPSTREAM_API_KEY is not set: relayed requests will answer 503 until it is')
+  if (config.upstreams.length === 0 && config.UPSTREAM_API_KEY === undefined) log.warn('UPSTREAM_API_KEY is not set: relayed requests will answer 503 until it is')
   if (config.ADMIN_KEY === undefined && opts.demoKey === undefined) log.warn('ADMIN_KEY is not set: the admin API and the CLI are off, so no key can be created; restart with ADMIN_KEY set (openssl rand -hex 24)')
 }
 

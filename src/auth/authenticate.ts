@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { gatewayError } from '../errors.js'
 import { isKeyActive, type KeyRecord, type KeyResolver } from './key-record.js'
-import { keyPrincipal, type KeyPrincipal } from './principal.js'
+import { keyPrincipal, type KeyPrincipal, type TeamLimits } from './principal.js'
 
 /** The secret of `Authorization: Bearer <secret>`, or undefined. */
 export function bearerToken (header: string | undefined): string | undefined {
@@ -20,7 +20,8 @@ export function maskKey (secret: string): string {
 /**
  * The onRequest hook for client routes: resolves the bearer key (from the in-process key
  * cache; no store round trip on the hot path) before the body is read, so an unknown key
- * cannot make us read 32 MB.
+ * cannot make us read 32 MB. The key's team comes from the resolver's in-process team
+ * directory as well.
  * @example app.addHook('onRequest', authenticate(resolver))
  */
 export function authenticate (resolver: KeyResolver, now: () => number = Date.now) {
@@ -35,11 +36,19 @@ export function authenticate (resolver: KeyResolver, now: () => number = Date.no
 }
 
 /**
- * The principal of a presented secret, or undefined for an unknown, revoked or expired
- * key. Synchronous when the key cache has it (the common case).
+ * The principal of a presented secret (the key and its team), or undefined for an
+ * unknown, revoked or expired key. Synchronous when the key cache and the team directory
+ * have them (the common case).
  */
 export function resolvePrincipal (resolver: KeyResolver, secret: string, now: () => number = Date.now): KeyPrincipal | undefined | Promise<KeyPrincipal | undefined> {
   const found = resolver.resolve(secret)
-  const toPrincipal = (key: KeyRecord | undefined): KeyPrincipal | undefined => key === undefined || !isKeyActive(key, now()) ? undefined : keyPrincipal(key)
-  return found instanceof Promise ? found.then(toPrincipal) : toPrincipal(found)
+  return found instanceof Promise ? found.then((key) => withTeam(resolver, key, now)) : withTeam(resolver, found, now)
+}
+
+function withTeam (resolver: KeyResolver, key: KeyRecord | undefined, now: () => number): KeyPrincipal | undefined | Promise<KeyPrincipal | undefined> {
+  if (key === undefined || !isKeyActive(key, now())) return undefined
+  if (key.team_id === null || resolver.team === undefined) return keyPrincipal(key)
+  const team = resolver.team(key.team_id)
+  const make = (t: TeamLimits | undefined): KeyPrincipal => keyPrincipal(key, t ?? null)
+  return team instanceof Promise ? team.then(make) : make(team)
 }

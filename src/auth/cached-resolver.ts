@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import { gatewayError } from '../errors.js'
 import { hashKey, type KeyRecord, type KeyResolver } from './key-record.js'
+import type { TeamLimits } from './principal.js'
 import { KeyCache } from './key-cache.js'
 import { STORED_SECRET, type KeyChange, type KeyStore } from './key-store.js'
 
@@ -16,6 +17,13 @@ export interface CachedResolverOptions {
   /** Milliseconds between full reloads: the safety net for a lost change message. */
   readonly refreshMs?: number
   readonly now?: () => number
+  /** Where keys' teams are looked up (in process); absent: no teams. */
+  readonly teams?: TeamLookup
+}
+
+/** The in-process team directory as the resolver needs it. */
+export interface TeamLookup {
+  resolve (id: string): TeamLimits | undefined | Promise<TeamLimits | undefined>
 }
 
 export interface CachedKeyResolver extends KeyResolver {
@@ -34,7 +42,8 @@ export interface CachedKeyResolver extends KeyResolver {
  *
  * - Bounded: beyond `maxEntries`, keys not used since the last sweep are evicted first.
  * - A change (any instance) reloads that key's record; a revocation marks it revoked at
- *   once, before the reload. A creation clears the negative cache, so a key tried before
+ *   once, before the reload; a rotation forgets every cached secret of the key, so the
+ *   old one is looked up again and works only while its grace period lasts. A creation clears the negative cache, so a key tried before
  *   it existed works as soon as it is announced.
  * - Secrets that cannot be stored keys (not `sk-` + 43 URL-safe characters) never reach
  *   the store: a flood of junk keys costs a regex test each. Well-formed unknown keys cost
@@ -56,8 +65,10 @@ class CachedResolver implements CachedKeyResolver {
   readonly #unsubscribe: Array<() => void> = []
   // Bumped by every change: a lookup that started before a change must not cache its answer.
   #generation = 0
+  private readonly teams: TeamLookup | undefined
 
   constructor (private readonly store: KeyStore, private readonly statics: ReadonlyMap<string, KeyRecord>, private readonly log: Logger, options: CachedResolverOptions) {
+    this.teams = options.teams
     this.#now = options.now ?? Date.now
     this.#maxPending = options.maxPendingLookups ?? 256
     this.#cache = new KeyCache({ maxEntries: options.maxEntries ?? 10_000, negativeTtlMs: options.negativeTtlMs ?? 2_000, maxNegative: options.maxNegative ?? 10_000, now: this.#now })
@@ -66,6 +77,10 @@ class CachedResolver implements CachedKeyResolver {
     if (resync !== undefined) this.#unsubscribe.push(resync)
     this.#timer = setInterval(() => { this.#safeRefresh() }, options.refreshMs ?? 30_000)
     this.#timer.unref()
+  }
+
+  team (teamId: string): TeamLimits | undefined | Promise<TeamLimits | undefined> {
+    return this.teams?.resolve(teamId)
   }
 
   resolve (secret: string): KeyRecord | undefined | Promise<KeyRecord | undefined> {
@@ -85,11 +100,13 @@ class CachedResolver implements CachedKeyResolver {
   async #load (hash: string): Promise<KeyRecord | undefined> {
     for (;;) {
       const started = this.#generation
-      const record = await this.store.findByHash(hash)
+      const found = await this.store.findByHash(hash)
       if (started !== this.#generation) continue
-      if (record === undefined) this.#cache.setUnknown(hash)
-      else this.#cache.set(hash, record)
-      return record
+      if (found === undefined) {
+        this.#cache.setUnknown(hash)
+        return undefined
+      }
+      return this.#cache.set(hash, found.record, found.graceUntil)
     }
   }
 
@@ -100,6 +117,10 @@ class CachedResolver implements CachedKeyResolver {
       return
     }
     if (!this.#cache.has(change.id)) return
+    if (change.kind === 'rotated') {
+      this.#cache.drop(change.id)
+      return
+    }
     if (change.kind === 'revoked') {
       const at = new Date(this.#now()).toISOString()
       this.#cache.update(change.id, (r) => r.revoked_at === null ? { ...r, revoked_at: at } : r)

@@ -10,20 +10,32 @@ export interface KeyCacheOptions {
   readonly now: () => number
 }
 
-interface Entry { record: KeyRecord, used: boolean }
+/**
+ * `record` is what the hot path gets: the key's record, or for the old secret of a
+ * rotated key a copy whose `expires_at` is the end of its grace period (`until`), so the
+ * one `isKeyActive` check covers both.
+ */
+interface Entry { record: KeyRecord, until: string | undefined, used: boolean }
+
+/** The record a secret stands for: an old secret expires when its grace period ends. */
+function forSecret (record: KeyRecord, until: string | undefined): KeyRecord {
+  if (until === undefined || (record.expires_at !== null && record.expires_at <= until)) return record
+  return { ...record, expires_at: until }
+}
 
 /**
  * The in-process map of key records by secret hash, bounded, with a negative side for
  * unknown hashes. Eviction is CLOCK (second chance): a hit only sets `used`, which is
  * cheaper on the hot path than re-inserting into the Map as an LRU would.
  *
- *   entries   Map hash → { record, used }   oldest first (insertion order)
- *   hashById  Map id → hash                 to apply a change announced by id
- *   negative  Map hash → expiry (ms)        unknown keys, oldest first
+ *   entries   Map hash → { record, until, used }   oldest first (insertion order)
+ *   hashById  Map id → hashes                      to apply a change announced by id
+ *                                                  (two while a rotated key's old secret is in grace)
+ *   negative  Map hash → expiry (ms)               unknown keys, oldest first
  */
 export class KeyCache {
   readonly #entries = new Map<string, Entry>()
-  readonly #hashById = new Map<string, string>()
+  readonly #hashById = new Map<string, string[]>()
   readonly #negative = new Map<string, number>()
 
   constructor (private readonly options: KeyCacheOptions) {}
@@ -38,12 +50,25 @@ export class KeyCache {
     return entry.record
   }
 
-  set (hash: string, record: KeyRecord): void {
+  /** Caches a secret's record (`until`, ISO 8601, ends an old secret's grace period); answers what `get` will. */
+  set (hash: string, record: KeyRecord, until?: string): KeyRecord {
     this.#negative.delete(hash)
-    this.#entries.delete(hash)
-    this.#entries.set(hash, { record, used: false })
-    this.#hashById.set(record.id, hash)
+    if (this.#entries.delete(hash)) this.#forget(record.id, hash)
+    const entry = { record: forSecret(record, until), until, used: false }
+    this.#entries.set(hash, entry)
+    const hashes = this.#hashById.get(record.id)
+    if (hashes === undefined) this.#hashById.set(record.id, [hash])
+    else hashes.push(hash)
     while (this.#entries.size > this.options.maxEntries) this.#evictOne()
+    return entry.record
+  }
+
+  #forget (id: string, hash: string): void {
+    const hashes = this.#hashById.get(id)
+    if (hashes === undefined) return
+    const rest = hashes.filter((h) => h !== hash)
+    if (rest.length === 0) this.#hashById.delete(id)
+    else this.#hashById.set(id, rest)
   }
 
   #evictOne (): void {
@@ -54,21 +79,30 @@ export class KeyCache {
       entry.used = false
       this.#entries.set(hash, entry)
     } else {
-      this.#hashById.delete(entry.record.id)
+      this.#forget(entry.record.id, hash)
     }
   }
 
   /** Replaces the record of a cached key by id (no-op when it is not cached); undefined drops it. */
   update (id: string, change: (r: KeyRecord) => KeyRecord | undefined): void {
-    const hash = this.#hashById.get(id)
-    const entry = hash === undefined ? undefined : this.#entries.get(hash)
-    if (hash === undefined || entry === undefined) return
-    const next = change(entry.record)
-    if (next !== undefined) {
-      entry.record = next
-      return
+    const hashes = this.#hashById.get(id)
+    if (hashes === undefined) return
+    for (const hash of [...hashes]) {
+      const entry = this.#entries.get(hash)
+      if (entry === undefined) continue
+      const next = change(entry.record)
+      if (next !== undefined) {
+        entry.record = forSecret(next, entry.until)
+        continue
+      }
+      this.#entries.delete(hash)
+      this.#forget(id, hash)
     }
-    this.#entries.delete(hash)
+  }
+
+  /** Forgets every secret of a key (after a rotation: each is looked up again). */
+  drop (id: string): void {
+    for (const hash of this.#hashById.get(id) ?? []) this.#entries.delete(hash)
     this.#hashById.delete(id)
   }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import { budgetPeriodSchema } from '../config/schema.js'
+import type { TeamLimits } from './principal.js'
 
 /**
  * A gateway key as the hot path sees it. The secret itself is never kept: only its
@@ -20,6 +21,8 @@ export const keyRecordSchema = z.object({
   expires_at: z.string().nullable().default(null),
   cache_ttl_seconds: z.number().int().nonnegative().nullable().default(null),
   metadata: z.record(z.string(), z.string()).default({}),
+  /** The team the key belongs to (its limits, budget and models apply too); null = none. */
+  team_id: z.string().nullable().default(null),
   created_at: z.string(),
   revoked_at: z.string().nullable().default(null),
   /** Declared in the config file: listed by the admin API, never changed by it. */
@@ -50,5 +53,10 @@ export function isKeyActive (key: KeyRecord, nowMs: number): boolean {
  */
 export interface KeyResolver {
   resolve (secret: string): KeyRecord | undefined | Promise<KeyRecord | undefined>
+  /**
+   * The team of a key, from memory (a Promise only for a team this process has not seen
+   * yet); undefined when it no longer exists. Absent: keys have no teams.
+   */
+  team? (teamId: string): TeamLimits | undefined | Promise<TeamLimits | undefined>
   close? (): Promise<void>
 }

@@ -14,7 +14,9 @@ export const newKeySchema = limitsSchema.extend({
   expires_at: z.iso.datetime({ offset: true }).nullable().optional(),
   cache_ttl_seconds: z.number().int().nonnegative().nullable().optional(),
   metadata: z.record(z.string().min(1).max(100), z.string().max(1000))
-    .refine((m) => Object.keys(m).length <= 50, 'at most 50 labels').optional()
+    .refine((m) => Object.keys(m).length <= 50, 'at most 50 labels').optional(),
+  /** The team to join; null leaves it (PATCH). */
+  team_id: z.string().trim().min(1).max(100).nullable().optional()
 })
 
 /** PATCH: the same fields, each optional; null clears a limit. */
@@ -23,10 +25,31 @@ export const keyPatchSchema = newKeySchema.partial()
 export type NewKey = z.infer<typeof newKeySchema>
 export type KeyPatch = z.infer<typeof keyPatchSchema>
 
-/** A change another instance (or this one) made; the resolver drops or reloads that key. */
+/** Seconds an old secret may keep working after a rotation, at most (7 days). */
+export const MAX_GRACE_SECONDS = 7 * 86_400
+
+/** What `POST /admin/keys/{id}/rotate` accepts. */
+export const rotateSchema = z.strictObject({
+  grace_seconds: z.number().int().min(0).max(MAX_GRACE_SECONDS).optional()
+})
+
+/**
+ * A change another instance (or this one) made; the resolver drops or reloads that key.
+ * `rotated`: the key has a new secret, so every cached secret of it is dropped (the old
+ * one comes back with its grace expiry, if it has one, at its next use).
+ */
 export interface KeyChange {
   readonly id: string
-  readonly kind: 'created' | 'updated' | 'revoked'
+  readonly kind: 'created' | 'updated' | 'revoked' | 'rotated'
+}
+
+/**
+ * What a secret's hash leads to: the key, and for the old secret of a rotated key the
+ * moment (ISO 8601) it stops working.
+ */
+export interface FoundKey {
+  readonly record: KeyRecord
+  readonly graceUntil?: string
 }
 
 /**
@@ -39,12 +62,16 @@ export interface KeyChange {
  *   that are not revoked: a taken name throws `GW_ERR_KEY_NAME_TAKEN` (revoking a key frees
  *   its name, so a person can get a fresh key under the same name).
  * - `list` returns every key, revoked ones included, oldest first.
- * - `get` / `findByHash` return undefined for an unknown id / hash.
+ * - `get` / `findByHash` return undefined for an unknown id / hash; `findByHash` also
+ *   finds an old secret of a rotated key until its grace period ends (`graceUntil`).
  * - `update` applies a patch (absent fields unchanged, null clears); throws
  *   `GW_ERR_KEY_NOT_FOUND`, `GW_ERR_KEY_NAME_TAKEN`, or `GW_ERR_KEY_REVOKED`.
  * - `revoke` sets `revoked_at` once (revoking again keeps the first time) and returns the
  *   record; throws `GW_ERR_KEY_NOT_FOUND`.
- * - Every successful create/update/revoke is announced to `onChange` listeners of every
+ * - `rotate` gives the key a new secret (same id, name, limits, team, spend); the old
+ *   secret's hash is kept until `graceSeconds` from now (0: it stops at once). Throws
+ *   `GW_ERR_KEY_NOT_FOUND` or `GW_ERR_KEY_REVOKED`.
+ * - Every successful create/update/revoke/rotate is announced to `onChange` listeners of every
  *   instance sharing the store (Redis: pub/sub; SQLite: this process) after it is durable.
  * - Store failures (Redis down) reject with the driver's error; callers map them to 503.
  */
@@ -53,9 +80,10 @@ export interface KeyStore {
   create (input: NewKey): Promise<{ record: KeyRecord, secret: string }>
   list (): Promise<KeyRecord[]>
   get (id: string): Promise<KeyRecord | undefined>
-  findByHash (hash: string): Promise<KeyRecord | undefined>
+  findByHash (hash: string): Promise<FoundKey | undefined>
   update (id: string, patch: KeyPatch): Promise<KeyRecord>
   revoke (id: string): Promise<KeyRecord>
+  rotate (id: string, graceSeconds: number): Promise<{ record: KeyRecord, secret: string }>
   /** Subscribes to changes; returns the unsubscribe function. */
   onChange (listener: (change: KeyChange) => void): () => void
   /** Called when changes may have been missed (pub/sub reconnect): reload everything. */
@@ -101,6 +129,7 @@ export function buildRecord (input: NewKey, secret: string, now: Date = new Date
     expires_at: normalizeTime(input.expires_at),
     cache_ttl_seconds: input.cache_ttl_seconds ?? null,
     metadata: input.metadata ?? {},
+    team_id: input.team_id ?? null,
     created_at: now.toISOString(),
     revoked_at: null,
     read_only: false

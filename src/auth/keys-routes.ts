@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import type { z } from 'zod'
 import type { KeyRecord } from './key-record.js'
-import { keyPatchSchema, newKeySchema, type KeyStore } from './key-store.js'
+import { keyPatchSchema, newKeySchema, rotateSchema, type KeyStore } from './key-store.js'
+import type { AuditLog } from '../audit/audit-log.js'
 import { gatewayError } from '../errors.js'
 
 /** A key as the admin API shows it: never the secret, never its hash. */
@@ -20,6 +21,7 @@ export function keyView (r: KeyRecord): Record<string, unknown> {
     expires_at: r.expires_at,
     cache_ttl_seconds: r.cache_ttl_seconds,
     metadata: r.metadata,
+    team_id: r.team_id,
     created_at: r.created_at,
     revoked: r.revoked_at !== null,
     revoked_at: r.revoked_at,
@@ -42,14 +44,19 @@ export interface KeysRoutesOptions {
   readonly store: KeyStore
   /** Keys of the config file: listed, never changed here. */
   readonly staticKeys: readonly KeyRecord[]
+  /** Teams a key may join (`team_id` must name one); absent: no teams. */
+  readonly teams?: { resolve (id: string): unknown }
+  /** Where every change is recorded. */
+  readonly audit?: AuditLog
 }
 
 /**
- * `/admin/keys`: create, list, get, patch, revoke (CONTRACT.md, Admin API). Registered in
- * the admin context, which already checked the admin key and parsed the JSON body.
- * @example admin.register(keysRoutes({ store, staticKeys }))
+ * `/admin/keys`: create, list, get, patch, revoke, rotate. Registered in the admin
+ * context, which already checked the admin key and parsed the JSON body. Every change is
+ * written to the audit log, secrets never.
+ * @example admin.register(keysRoutes({ store, staticKeys, teams, audit }))
  */
-export function keysRoutes ({ store, staticKeys }: KeysRoutesOptions) {
+export function keysRoutes ({ store, staticKeys, teams, audit }: KeysRoutesOptions) {
   const staticById = new Map(staticKeys.map((k) => [k.id, k]))
   const staticNames = new Set(staticKeys.map((k) => k.name))
   const nameFree = (name: string | undefined): void => {
@@ -60,11 +67,19 @@ export function keysRoutes ({ store, staticKeys }: KeysRoutesOptions) {
     if (fixed !== undefined) throw gatewayError('GW_ERR_KEY_READ_ONLY', [fixed.name])
   }
 
+  const teamExists = async (teamId: string | null | undefined): Promise<void> => {
+    if (teamId === undefined || teamId === null) return
+    const team = teams === undefined ? undefined : await teams.resolve(teamId)
+    if (team === undefined) throw gatewayError('GW_ERR_TEAM_NOT_FOUND', [teamId], { param: 'team_id' })
+  }
+
   return async function routes (admin: FastifyInstance): Promise<void> {
     admin.post('/keys', async (request, reply) => {
       const input = parseBody(newKeySchema, request.body)
       nameFree(input.name)
+      await teamExists(input.team_id)
       const { record, secret } = await store.create(input)
+      await audit?.record(request, { action: 'key.create', targetType: 'key', targetId: record.id, after: keyView(record) })
       reply.code(201)
       // The one and only time the secret leaves the gateway.
       return { ...keyView(record), key: secret }
@@ -87,13 +102,33 @@ export function keysRoutes ({ store, staticKeys }: KeysRoutesOptions) {
       writable(id)
       const patch = parseBody(keyPatchSchema, request.body)
       nameFree(patch.name)
-      return keyView(await store.update(id, patch))
+      await teamExists(patch.team_id)
+      const before = await store.get(id)
+      const after = keyView(await store.update(id, patch))
+      await audit?.record(request, { action: 'key.update', targetType: 'key', targetId: id, before: before === undefined ? undefined : keyView(before), after })
+      return after
     })
 
     admin.delete<{ Params: { id: string } }>('/keys/:id', async (request) => {
       const { id } = request.params
       writable(id)
-      return keyView(await store.revoke(id))
+      const before = await store.get(id)
+      const after = keyView(await store.revoke(id))
+      // Revoking twice changes nothing: only the first is a change to record.
+      if (before !== undefined && before.revoked_at === null) await audit?.record(request, { action: 'key.revoke', targetType: 'key', targetId: id, before: keyView(before), after })
+      return after
+    })
+
+    admin.post<{ Params: { id: string } }>('/keys/:id/rotate', async (request) => {
+      const { id } = request.params
+      writable(id)
+      const { grace_seconds: grace = 0 } = parseBody(rotateSchema, request.body ?? {})
+      const before = await store.get(id)
+      const { record, secret } = await store.rotate(id, grace)
+      const graceUntil = grace > 0 ? new Date(Date.now() + grace * 1000).toISOString() : null
+      await audit?.record(request, { action: 'key.rotate', targetType: 'key', targetId: id, before: before === undefined ? undefined : keyView(before), after: keyView(record), extra: { grace_seconds: [null, grace] } })
+      // The one and only time the new secret leaves the gateway.
+      return { ...keyView(record), key: secret, previous_key_expires_at: graceUntil }
     })
   }
 }

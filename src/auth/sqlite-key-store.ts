@@ -3,7 +3,7 @@ import { gatewayError } from '../errors.js'
 import type { Statement } from 'better-sqlite3'
 import { migrate, type SqliteDb } from '../store/sqlite.js'
 import { hashKey, keyRecordSchema, type KeyRecord } from './key-record.js'
-import { applyPatch, buildRecord, generateSecret, type KeyChange, type KeyPatch, type KeyStore, type NewKey } from './key-store.js'
+import { applyPatch, buildRecord, generateSecret, keyPrefix, type FoundKey, type KeyChange, type KeyPatch, type KeyStore, type NewKey } from './key-store.js'
 
 /**
  * Versioned schema of the `keys` component (append, never edit). Names are unique among
@@ -24,7 +24,15 @@ const MIGRATIONS = [
     created_at TEXT NOT NULL,
     revoked_at TEXT
   );
-  CREATE UNIQUE INDEX keys_active_name ON keys (name) WHERE revoked_at IS NULL;`
+  CREATE UNIQUE INDEX keys_active_name ON keys (name) WHERE revoked_at IS NULL;`,
+  `ALTER TABLE keys ADD COLUMN team_id TEXT;
+  CREATE INDEX keys_team ON keys (team_id);`,
+  // Old secrets of rotated keys, each working until its grace period ends.
+  `CREATE TABLE key_grace (
+    key_hash TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL,
+    until TEXT NOT NULL
+  );`
 ]
 
 interface KeyRow {
@@ -40,11 +48,12 @@ interface KeyRow {
   expires_at: string | null
   cache_ttl_seconds: number | null
   metadata: string
+  team_id: string | null
   created_at: string
   revoked_at: string | null
 }
 
-const COLUMNS = 'id, name, key_prefix, rpm, tpm, max_concurrency, budget_usd, budget_period, models, expires_at, cache_ttl_seconds, metadata, created_at, revoked_at'
+const COLUMNS = 'id, name, key_prefix, rpm, tpm, max_concurrency, budget_usd, budget_period, models, expires_at, cache_ttl_seconds, metadata, team_id, created_at, revoked_at'
 
 function toRecord (row: KeyRow): KeyRecord {
   return keyRecordSchema.parse({
@@ -87,10 +96,22 @@ class SqliteKeyStore implements KeyStore {
   readonly #byId: Statement
   readonly #byHash: Statement
   readonly #all: Statement
+  readonly #rotate: Statement
+  readonly #currentHash: Statement
+  readonly #keepGrace: Statement
+  readonly #purgeGrace: Statement
+  readonly #dropGrace: Statement
+  readonly #graceByHash: Statement
 
   constructor (private readonly db: SqliteDb) {
-    this.#insert = db.prepare(`INSERT INTO keys (${COLUMNS}, key_hash) VALUES (@id, @name, @key_prefix, @rpm, @tpm, @max_concurrency, @budget_usd, @budget_period, @models, @expires_at, @cache_ttl_seconds, @metadata, @created_at, @revoked_at, @key_hash)`)
-    this.#update = db.prepare('UPDATE keys SET name = @name, rpm = @rpm, tpm = @tpm, max_concurrency = @max_concurrency, budget_usd = @budget_usd, budget_period = @budget_period, models = @models, expires_at = @expires_at, cache_ttl_seconds = @cache_ttl_seconds, metadata = @metadata, revoked_at = @revoked_at WHERE id = @id')
+    this.#insert = db.prepare(`INSERT INTO keys (${COLUMNS}, key_hash) VALUES (@id, @name, @key_prefix, @rpm, @tpm, @max_concurrency, @budget_usd, @budget_period, @models, @expires_at, @cache_ttl_seconds, @metadata, @team_id, @created_at, @revoked_at, @key_hash)`)
+    this.#update = db.prepare('UPDATE keys SET name = @name, rpm = @rpm, tpm = @tpm, max_concurrency = @max_concurrency, budget_usd = @budget_usd, budget_period = @budget_period, models = @models, expires_at = @expires_at, cache_ttl_seconds = @cache_ttl_seconds, metadata = @metadata, team_id = @team_id, revoked_at = @revoked_at WHERE id = @id')
+    this.#rotate = db.prepare('UPDATE keys SET key_hash = @key_hash, key_prefix = @key_prefix WHERE id = @id')
+    this.#currentHash = db.prepare('SELECT key_hash FROM keys WHERE id = ?').pluck()
+    this.#keepGrace = db.prepare('INSERT OR REPLACE INTO key_grace (key_hash, key_id, until) VALUES (?, ?, ?)')
+    this.#purgeGrace = db.prepare('DELETE FROM key_grace WHERE until <= ?')
+    this.#dropGrace = db.prepare('DELETE FROM key_grace WHERE key_id = ?')
+    this.#graceByHash = db.prepare('SELECT key_id, until FROM key_grace WHERE key_hash = ? AND until > ?')
     this.#byId = db.prepare(`SELECT ${COLUMNS} FROM keys WHERE id = ?`)
     this.#byHash = db.prepare(`SELECT ${COLUMNS} FROM keys WHERE key_hash = ?`)
     this.#all = db.prepare(`SELECT ${COLUMNS} FROM keys ORDER BY created_at, id`)
@@ -112,8 +133,33 @@ class SqliteKeyStore implements KeyStore {
     return this.#row(this.#byId, id)
   }
 
-  async findByHash (hash: string): Promise<KeyRecord | undefined> {
-    return this.#row(this.#byHash, hash)
+  async findByHash (hash: string): Promise<FoundKey | undefined> {
+    const record = this.#row(this.#byHash, hash)
+    if (record !== undefined) return { record }
+    const grace = this.#graceByHash.get(hash, new Date().toISOString()) as { key_id: string, until: string } | undefined
+    if (grace === undefined) return undefined
+    const old = this.#row(this.#byId, grace.key_id)
+    return old === undefined ? undefined : { record: old, graceUntil: grace.until }
+  }
+
+  async rotate (id: string, graceSeconds: number): Promise<{ record: KeyRecord, secret: string }> {
+    const secret = generateSecret()
+    const now = Date.now()
+    const next = this.db.transaction(() => {
+      const current = this.#row(this.#byId, id)
+      if (current === undefined) throw gatewayError('GW_ERR_KEY_NOT_FOUND', [id])
+      if (current.revoked_at !== null) throw gatewayError('GW_ERR_KEY_REVOKED', [id])
+      const oldHash = this.#currentHash.get(id) as string
+      this.#purgeGrace.run(new Date(now).toISOString())
+      // Only the secret just replaced keeps a grace period: a leaked one rotated twice stops.
+      this.#dropGrace.run(id)
+      if (graceSeconds > 0) this.#keepGrace.run(oldHash, id, new Date(now + graceSeconds * 1000).toISOString())
+      const record = { ...current, key_prefix: keyPrefix(secret) }
+      this.#rotate.run({ id, key_hash: hashKey(secret), key_prefix: record.key_prefix })
+      return record
+    })()
+    this.#events.emit('change', { id, kind: 'rotated' } satisfies KeyChange)
+    return { record: next, secret }
   }
 
   async update (id: string, patch: KeyPatch): Promise<KeyRecord> {

@@ -1,8 +1,12 @@
 import type { FileKey } from '../config/schema.js'
 import { hashKey, keyRecordSchema, type KeyRecord } from './key-record.js'
 
-/** Key records for the keys declared in the config file; ids are stable across restarts. */
-export function staticKeyRecords (keys: readonly FileKey[]): Map<string, KeyRecord> {
+/**
+ * Key records for the keys declared in the config file; ids are stable across restarts.
+ * Such a key exists from the moment the gateway loads the file, so that is its
+ * `created_at` (the file says nothing of when a line was written).
+ */
+export function staticKeyRecords (keys: readonly FileKey[], loadedAt: Date = new Date()): Map<string, KeyRecord> {
   const byHash = new Map<string, KeyRecord>()
   for (const k of keys) {
     const hash = (k.key_sha256 ?? hashKey(k.key!)).toLowerCase()
@@ -19,7 +23,7 @@ export function staticKeyRecords (keys: readonly FileKey[]): Map<string, KeyReco
       expires_at: k.expires_at ?? null,
       cache_ttl_seconds: k.cache_ttl_seconds ?? null,
       metadata: k.metadata ?? {},
-      created_at: new Date(0).toISOString(),
+      created_at: loadedAt.toISOString(),
       revoked_at: null,
       read_only: true
     })

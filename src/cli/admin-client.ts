@@ -36,7 +36,8 @@ export function adminClient (options: AdminClientOptions): AdminRequest {
     if (options.adminKey === undefined || options.adminKey === '') {
       throw new CliError('no admin key: set ADMIN_KEY in the environment or pass --admin-key.', 2)
     }
-    const headers: Record<string, string> = { authorization: `Bearer ${options.adminKey}`, accept: 'application/json' }
+    // The audit log records which admin tool made a change.
+    const headers: Record<string, string> = { authorization: `Bearer ${options.adminKey}`, accept: 'application/json', 'x-gateway-actor': 'cli' }
     if (body !== undefined) headers['content-type'] = 'application/json'
     let res: Response
     try {

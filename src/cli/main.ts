@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
 import { adminClient, CliError } from './admin-client.js'
-import { KEY_FLAGS, keysCommand, usageCommand, type CommandContext, type Flags } from './commands.js'
+import { auditCommand, KEY_FLAGS, keysCommand, TEAM_FLAGS, teamsCommand, usageCommand, type CommandContext, type Flags } from './commands.js'
 
 const HELP = `comet-gateway: an OpenAI-compatible LLM gateway in front of CometAPI
 
@@ -11,8 +11,16 @@ Usage:
   comet-gateway keys list
   comet-gateway keys get ID
   comet-gateway keys update ID [fields]
+  comet-gateway keys rotate ID [--grace SECONDS]   new secret, same key; the old one works SECONDS more (default 0, at most 604800)
   comet-gateway keys revoke ID
-  comet-gateway usage [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--group-by key,model,day]
+  comet-gateway teams create --name NAME [fields]
+  comet-gateway teams list
+  comet-gateway teams get ID
+  comet-gateway teams update ID [fields]
+  comet-gateway teams delete ID               refused while the team has keys that are not revoked
+  comet-gateway usage [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--group-by key,team,model,day]
+                      [--key ID] [--team ID|none] [--model NAME]
+  comet-gateway audit [--from DATE] [--to DATE] [--target ID] [--action key.create|…]
 
 Key fields (numbers take "none" to clear a limit):
   --name NAME                 unique among keys that are not revoked
@@ -22,9 +30,13 @@ Key fields (numbers take "none" to clear a limit):
   --models a,b*               allowed models, exact names or * patterns ("none": all)
   --expires-at ISO-8601       e.g. 2026-12-31T23:59:59Z ("none": never)
   --cache-ttl-seconds N       response cache for this key
-  --metadata k=v              a label (repeatable), e.g. --metadata team=search
+  --metadata k=v              a label (repeatable), e.g. --metadata owner=search
+  --team ID                   keys only: the team the key belongs to ("none": leave it)
 
-Options for keys and usage (they talk to a running gateway's admin API):
+Team fields: --name, --rpm, --tpm, --max-concurrency, --budget-usd, --budget-period,
+--models, --metadata, as for keys; each key of a team counts against both.
+
+Options for keys, teams, usage and audit (they talk to a running gateway's admin API):
   --url URL                   default http://127.0.0.1:$PORT (PORT default 8080)
   --admin-key KEY             default $ADMIN_KEY
   --json                      machine-readable output
@@ -50,7 +62,13 @@ const OPTIONS = {
   metadata: { type: 'string', multiple: true },
   from: { type: 'string' },
   to: { type: 'string' },
-  'group-by': { type: 'string' }
+  'group-by': { type: 'string' },
+  team: { type: 'string' },
+  grace: { type: 'string' },
+  key: { type: 'string' },
+  model: { type: 'string' },
+  target: { type: 'string' },
+  action: { type: 'string' }
 } as const
 
 const CLIENT_FLAGS = ['url', 'admin-key', 'json', 'help']
@@ -61,12 +79,40 @@ const COMMAND_FLAGS: Record<string, readonly string[]> = {
   'keys list': [],
   'keys get': [],
   'keys revoke': [],
-  usage: ['from', 'to', 'group-by']
+  'keys rotate': ['grace'],
+  'teams create': TEAM_FLAGS,
+  'teams update': TEAM_FLAGS,
+  'teams list': [],
+  'teams get': [],
+  'teams delete': [],
+  usage: ['from', 'to', 'group-by', 'key', 'team', 'model'],
+  audit: ['from', 'to', 'target', 'action']
+}
+
+/**
+ * `--budget-usd -3` as `--budget-usd=-3`: parseArgs would call a value that starts with a
+ * dash ambiguous; a negative number is a value, and the command then says what is wrong
+ * with it.
+ */
+function joinNegativeNumbers (argv: readonly string[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    const next = argv[i + 1]
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined
+    if (name !== undefined && (OPTIONS as Record<string, { type: string }>)[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`)
+      i++
+    } else {
+      out.push(arg)
+    }
+  }
+  return out
 }
 
 function parse (argv: readonly string[]): { flags: Flags, positionals: string[] } {
   try {
-    const { values, positionals } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true })
+    const { values, positionals } = parseArgs({ args: joinNegativeNumbers(argv), options: OPTIONS, allowPositionals: true, strict: true })
     return { flags: values as Flags, positionals }
   } catch (err) {
     throw new CliError(`${(err as Error).message.split('\n')[0]} (see --help)`, 2)
@@ -104,8 +150,8 @@ export async function runCli (argv: readonly string[], io: CliIo): Promise<numbe
       return 0
     }
     if (command === 'help') { io.stdout(HELP); return 0 }
-    if (command !== 'keys' && command !== 'usage') throw new CliError(`unknown command "${command}" (see --help)`, 2)
-    checkFlags(command === 'keys' ? `keys ${positionals[1] ?? ''}` : command, flags)
+    if (command !== 'keys' && command !== 'teams' && command !== 'usage' && command !== 'audit') throw new CliError(`unknown command "${command}" (see --help)`, 2)
+    checkFlags(command === 'keys' || command === 'teams' ? `${command} ${positionals[1] ?? ''}` : command, flags)
     const url = typeof flags.url === 'string' ? flags.url : `http://127.0.0.1:${io.env.PORT || 8080}`
     if (!/^https?:\/\//.test(url)) throw new CliError(`--url must start with http:// or https://, not "${url}"`, 2)
     const ctx: CommandContext = {
@@ -115,6 +161,8 @@ export async function runCli (argv: readonly string[], io: CliIo): Promise<numbe
       write: io.stdout
     }
     if (command === 'keys') await keysCommand(ctx, positionals)
+    else if (command === 'teams') await teamsCommand(ctx, positionals)
+    else if (command === 'audit') await auditCommand(ctx)
     else await usageCommand(ctx)
     return 0
   } catch (err) {

@@ -70,7 +70,29 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env, overrides: Par
     const what = issue.code === 'unrecognized_keys' ? `unknown setting ${issue.keys.join(', ')}` : issue.message
     throw new GatewayConfigError(`${where}: ${what}`)
   }
-  return deepFreeze(result.data)
+  return deepFreeze(resolveUpstreamKeys(result.data, env))
+}
+
+/**
+ * Reads each upstream's `api_key_env` now, once, so a missing variable stops the start
+ * with one line instead of failing requests later; names must be unique (metrics, headers).
+ */
+function resolveUpstreamKeys (config: GatewayConfig, env: NodeJS.ProcessEnv): GatewayConfig {
+  if (config.upstreams.length === 0) return config
+  const names = new Set<string>()
+  const upstreams = config.upstreams.map((u, i) => {
+    if (names.has(u.name)) throw new GatewayConfigError(`upstreams.${i}.name: ${u.name} names another upstream already`)
+    names.add(u.name)
+    if (u.api_key_env === undefined) {
+      if (u.api_key === undefined) throw new GatewayConfigError(`upstreams.${i}: give its key as api_key_env (an environment variable) or api_key`)
+      return u
+    }
+    if (u.api_key !== undefined) throw new GatewayConfigError(`upstreams.${i}: give api_key or api_key_env, not both`)
+    const key = env[u.api_key_env]
+    if (key === undefined || key === '') throw new GatewayConfigError(`upstreams.${i}.api_key_env: the environment variable ${u.api_key_env} is not set`)
+    return { ...u, api_key: key }
+  })
+  return { ...config, upstreams }
 }
 
 /** Test and bench helper: a full config from a few overrides, with nothing read from the environment. */

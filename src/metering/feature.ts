@@ -12,7 +12,7 @@ import { meteringInterceptor, summarize, usageRecord } from './interceptor.js'
 import type { GatewayRequest, UsageSummary } from '../proxy/interceptor.js'
 import type { KeyPrincipal } from '../auth/principal.js'
 import type { TokenUsage } from './usage.js'
-import { usageRoutes } from './usage-routes.js'
+import { usageRoutes, type TeamNames } from './usage-routes.js'
 
 export interface MeteringFeature extends Feature {
   /** Budgets read spend here (stored plus still buffered in this process). */
@@ -36,7 +36,7 @@ export interface MeteringFeature extends Feature {
  * lacks. Closing flushes buffered spend.
  * @example const metering = createMeteringFeature(ctx); const limits = createRateLimitFeature(ctx, metering.ledger)
  */
-export function createMeteringFeature (ctx: FeatureContext, options: { flushMs?: number } = {}): MeteringFeature {
+export function createMeteringFeature (ctx: FeatureContext, options: { flushMs?: number, teamName?: TeamNames } = {}): MeteringFeature {
   const store = ledgerStore(ctx)
   let lastError = 0
   const journal = openJournal(join(ctx.config.DATA_DIR, 'journal'), (err) => {
@@ -68,7 +68,7 @@ export function createMeteringFeature (ctx: FeatureContext, options: { flushMs?:
     },
     spend: ledger,
     ledger,
-    adminRoutes: (admin) => usageRoutes(admin, ledger),
+    adminRoutes: (admin) => usageRoutes(admin, ledger, options.teamName),
     close: () => ledger.close()
   }
 }

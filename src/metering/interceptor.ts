@@ -245,8 +245,7 @@ class MeterHandler extends ForwardingHandler {
     const u = this.usage
     if (u === undefined) return
     const key = this.req.principal.key
-    // A background response is billed to its creator; its team is not known here (null).
-    const who = owner !== undefined ? { id: owner.keyId, name: owner.keyName, teamId: owner.keyId === key.id ? this.req.principal.team?.id ?? null : null } : { id: key.id, name: key.name, teamId: this.req.principal.team?.id ?? null }
+    const who = owner !== undefined ? { id: owner.keyId, name: owner.keyName } : { id: key.id, name: key.name }
     const priced = owner !== undefined ? this.opts.prices.resolve(owner.model) : this.opts.prices.resolve(this.req.model ?? u.model)
     this.opts.onRecord(usageRecord(this.req, u, priced, who, this.hit), this.reason)
   }
@@ -264,12 +263,18 @@ function streamUsage (event: Buffer | undefined): TokenUsage | undefined {
   }
 }
 
-/** The one record of a request: a cache hit costs 0 and saves what it would have cost. */
-export function usageRecord (req: GatewayRequest, u: UsageSummary, priced: PricedModel, key: { id: string, name: string, teamId: string | null }, hit: boolean): UsageRecord {
+/**
+ * The one record of a request: a cache hit costs 0 and saves what it would have cost.
+ * It carries the caller's team when it is billed to the caller (a background response
+ * read by another key is billed to its creator, whose team the tracker does not keep).
+ */
+export function usageRecord (req: GatewayRequest, u: UsageSummary, priced: PricedModel, key: { id: string, name: string }, hit: boolean): UsageRecord {
+  const mine = key.id === req.principal.id
+  const team = { teamId: mine ? req.principal.teamId : null, teamName: mine ? req.principal.teamName : null }
   return {
+    ...team,
     keyId: key.id,
     keyName: key.name,
-    teamId: key.teamId,
     model: priced.model,
     label: priced.label,
     route: req.route,

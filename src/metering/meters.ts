@@ -42,6 +42,8 @@ export function usageMeters (metrics: Metrics) {
         tokens(label, key, 'output', r.outputTokens)
         tokens(label, key, 'reasoning', r.reasoningTokens)
         if (r.costNanos > 0) child(`c\0${label}\0${key}`, () => metrics.cost.labels(label, key)).inc(nanosToUsd(r.costNanos))
+        const team = r.teamName
+        if (r.costNanos > 0 && team) child(`tc\0${team}\0${label}`, () => metrics.teamCost.labels(team, label)).inc(nanosToUsd(r.costNanos))
       }
       if (!r.priced && (r.inputTokens > 0 || r.outputTokens > 0)) {
         const m = unpricedLabel(r.model)

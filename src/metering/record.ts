@@ -26,6 +26,8 @@ export interface UsageRecord {
   readonly latencyMs: number
   /** Epoch milliseconds at the end of the request: its UTC day is the ledger day. */
   readonly atMs: number
+  /** The name of the key's team then (metrics label; the ledger keeps the team's id). */
+  readonly teamName?: string | null
 }
 
 /** The ledger's unit: sums per key × model × UTC day. Money in integer nano-dollars. */

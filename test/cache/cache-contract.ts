@@ -66,7 +66,8 @@ export function cacheContract (label: string, setup: () => Promise<StoreUnderTes
 
     beforeAll(async () => {
       store = await setup()
-      gw = await startGateway({ ...store.overrides, CACHE_TTL_SECONDS: 60, keys }, { chunks: 6 })
+      // No gateway retries: the upstream errors scripted below must reach the client (retries: test/upstreams).
+      gw = await startGateway({ ...store.overrides, CACHE_TTL_SECONDS: 60, UPSTREAM_RETRIES: 0, keys }, { chunks: 6 })
       mock = gw.mock
     })
     afterAll(async () => {
@@ -362,7 +363,7 @@ export function cacheContract (label: string, setup: () => Promise<StoreUnderTes
 
     if (options.instances) {
       it('makes an identical JSON request on another instance wait for the first one\'s answer (fill lock)', async () => {
-        const second = await startGateway({ ...store.overrides, CACHE_TTL_SECONDS: 60, keys }, {}, mock)
+        const second = await startGateway({ ...store.overrides, CACHE_TTL_SECONDS: 60, UPSTREAM_RETRIES: 0, keys }, {}, mock)
         mock.options.latencyMs = 400
         try {
           const body = chatBody()

@@ -16,7 +16,8 @@ describe('/metrics after real traffic (embedded store)', () => {
   let upstreamChats = 0
 
   beforeAll(async () => {
-    gw = await startGateway({ keys: [{ name: 'test', key: TEST_KEY }, { name: 'limited', key: LIMITED_KEY, rpm: 1 }] }, { chunks: 4, chunkDelayMs: 5 })
+    // No gateway retries: the broken connection below must reach the client as a 502 (retries: test/upstreams).
+    gw = await startGateway({ UPSTREAM_RETRIES: 0, keys: [{ name: 'test', key: TEST_KEY }, { name: 'limited', key: LIMITED_KEY, rpm: 1 }] }, { chunks: 4, chunkDelayMs: 5 })
     const client = gw.client()
 
     // Non-stream and stream chat.

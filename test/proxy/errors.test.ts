@@ -11,7 +11,8 @@ const chatBody = JSON.stringify({ model: 'gpt-5.2-chat-latest', messages: [{ rol
 describe('errors a client sees', () => {
   let gw: TestGateway
   beforeAll(async () => {
-    gw = await startGateway({ MAX_BODY_BYTES: 4096, keys: [{ name: 'test', key: TEST_KEY }, { name: 'mini-only', key: 'sk-mini-only-0123456789abcdefghijkl', models: ['gpt-5-mini*'] }] })
+    // No gateway retries here: these upstream errors are to pass through as sent (retries: test/upstreams).
+    gw = await startGateway({ MAX_BODY_BYTES: 4096, UPSTREAM_RETRIES: 0, keys: [{ name: 'test', key: TEST_KEY }, { name: 'mini-only', key: 'sk-mini-only-0123456789abcdefghijkl', models: ['gpt-5-mini*'] }] })
   })
   afterAll(async () => { await gw.close() })
 

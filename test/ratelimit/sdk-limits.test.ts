@@ -26,6 +26,8 @@ describe('per-key limits through the openai SDK (embedded store)', () => {
   let gw: TestGateway
   beforeAll(async () => {
     gw = await startGateway({
+      // The upstream error of 'frees the slot' must reach the client, not be retried away.
+      UPSTREAM_RETRIES: 0,
       keys: [
         { name: 'rpm-key', key: RPM_KEY, rpm: 3, tpm: 100_000 },
         { name: 'tpm-key', key: TPM_KEY, tpm: 2000 },

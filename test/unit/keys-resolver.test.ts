@@ -17,6 +17,7 @@ function counting (store: KeyStore): KeyStore & { lookups: number, lists: number
     get: (id: string) => store.get(id),
     update: (id: string, patch: Parameters<KeyStore['update']>[1]) => store.update(id, patch),
     revoke: (id: string) => store.revoke(id),
+    rotate: (id: string, grace: number) => store.rotate(id, grace),
     onChange: (listener: Parameters<KeyStore['onChange']>[0]) => store.onChange(listener),
     ready: () => store.ready(),
     close: () => store.close(),

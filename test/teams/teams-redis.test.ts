@@ -1,0 +1,12 @@
+import { startRedis, startRedisCluster } from '../helpers/redis.js'
+import { teamStoreContract } from './teams-contract.js'
+
+teamStoreContract('a single Redis', async () => {
+  const redis = await startRedis()
+  return { overrides: { REDIS_URL: redis.url }, stop: () => redis.stop() }
+})
+
+teamStoreContract('a 3-master Redis Cluster', async () => {
+  const cluster = await startRedisCluster()
+  return { overrides: { REDIS_CLUSTER_NODES: cluster.nodesEnv }, stop: () => cluster.stop() }
+})
