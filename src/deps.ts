@@ -9,6 +9,7 @@ import { createTeamsFeature, openTeams } from './teams/feature.js'
 import { createRateLimitFeature } from './ratelimit/feature.js'
 import { createCacheFeature } from './cache/feature.js'
 import { createMeteringFeature } from './metering/feature.js'
+import { createOwnershipFeature } from './ownership/feature.js'
 import { createTracingFeature } from './tracing/feature.js'
 import { createRedis, redisPing, redisReady, type RedisClient } from './store/redis.js'
 import { openSqlite } from './store/sqlite.js'
@@ -35,6 +36,8 @@ export async function createDeps (config: GatewayConfig, log: Logger, overrides:
   // Metering is built before limits: budgets read its spend ledger.
   const metering = createMeteringFeature(ctx, { teamName: (id) => teams.directory.get(id)?.name })
   const features: Feature[] = [keys, createTeamsFeature(ctx, teams, { keys: keys.store, resolver: keys.resolver, ledger: metering.ledger }), createRateLimitFeature(ctx, metering.ledger), metering, createCacheFeature(ctx)]
+  // Batches read back are billed through metering (ledger and meters), at batch prices.
+  features.push(createOwnershipFeature(ctx, { prices: metering.prices, onRecord: metering.record }))
   const tracing = createTracingFeature(ctx)
   if (tracing !== undefined) features.push(tracing)
   // Shared connections close last: features close in reverse order, so they go first.

@@ -49,6 +49,7 @@ export const catalogue = {
   GW_ERR_MODEL_NOT_PRICED: { status: 403, type: 'invalid_request_error', code: 'model_not_priced', message: 'The model %s has no price in this gateway, so a budgeted key may not use it. Ask your gateway admin to add it to the pricing table.' },
   GW_ERR_OBJECT_NOT_FOUND: { status: 404, type: 'invalid_request_error', code: 'not_found', message: 'No such %s: %s' },
   GW_ERR_UPSTREAM_REDIRECT: { status: 502, type: 'api_error', code: 'upstream_redirect', message: 'The upstream API answered with a redirect, which the gateway does not follow.' },
+  GW_ERR_OBJECTS_UNAVAILABLE: { status: 503, type: 'api_error', code: 'store_unavailable', message: 'Object ownership cannot be checked right now (store unreachable); nothing was sent upstream.' },
   // Resources.
   GW_ERR_BODY_TOO_COMPLEX: { status: 400, type: 'invalid_request_error', code: 'body_too_complex', message: 'The JSON body is too complex: %s.' },
   GW_ERR_PARSING_BUSY: { status: 503, type: 'api_error', code: 'overloaded', message: 'The gateway is parsing too many large bodies at once; retry shortly.', headers: { 'retry-after': '1' } },

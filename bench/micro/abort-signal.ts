@@ -20,7 +20,7 @@ export function abortSignalBench (timeMs?: number): string {
       }
     },
     {
-      name: 'EventEmitter (src/proxy/relay.ts now)',
+      name: 'EventEmitter (the relay before dispatch())',
       fn: () => {
         const e = new EventEmitter()
         e.once('abort', listener)

@@ -2,6 +2,7 @@ import pino from 'pino'
 import { Readable } from 'node:stream'
 import { createMetrics } from '../../src/metrics/metrics.js'
 import { createLogger } from '../../src/log.js'
+import { requestLineWriter, type RequestLine } from '../../src/metrics/log-line.js'
 import { group } from './harness.js'
 
 /**
@@ -11,7 +12,7 @@ import { group } from './harness.js'
  * iteration vs 'data' events).
  */
 
-const line = {
+const line: RequestLine = {
   reqId: 'req_0123456789abcdef01234567',
   keyName: 'bench',
   method: 'POST',
@@ -36,6 +37,7 @@ const sink = { write (_s: string): void {} }
 export async function recorderBench (timeMs?: number): Promise<string> {
   const redacted = createLogger('info', sink)
   const plain = pino({ level: 'info', base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, sink)
+  const writeLine = requestLineWriter(createLogger('info', sink))
   const metrics = createMetrics(undefined, { defaultMetrics: false })
   const child = metrics.duration.labels('/v1/chat/completions', 'gpt-5.2-chat-latest')
   const chunk = Buffer.alloc(712, 0x61)
@@ -61,7 +63,12 @@ export async function recorderBench (timeMs?: number): Promise<string> {
   return [
     group('Request log line (pino, LOG_LEVEL=info)', [
       { name: 'with the process redaction paths', fn: () => redacted.info(line, 'request') },
-      { name: 'no redaction (line built from known-safe fields)', fn: () => plain.info(line, 'request') }
+      { name: 'no redaction (line built from known-safe fields)', fn: () => plain.info(line, 'request') },
+      { name: 'hand-built JSON to the destination (src/metrics/log-line.ts)', fn: () => { writeLine('info', line); return 1 } }
+    ], timeMs),
+    group('Per-request child logger (what Fastify makes for request.log)', [
+      { name: 'log.child({ reqId })', fn: () => redacted.child({ reqId: 'req_0123456789abcdef01234567' }) },
+      { name: 'the process logger itself (src/app.ts childLoggerFactory)', fn: () => redacted }
     ], timeMs),
     group('Duration histogram observation (prom-client)', [
       { name: 'histogram.labels(route, model).observe()', fn: () => metrics.duration.labels('/v1/chat/completions', 'gpt-5.2-chat-latest').observe(0.0014) },

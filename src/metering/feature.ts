@@ -6,7 +6,8 @@ import { bufferedLedger, type LedgerStore, type SpendLedger } from './ledger.js'
 import { redisLedgerStore } from './ledger-redis.js'
 import { sqliteLedgerStore } from './ledger-sqlite.js'
 import { usageMeters } from './meters.js'
-import { createPriceTable } from './pricing.js'
+import { createPriceTable, type PriceTable } from './pricing.js'
+import type { UsageRecord } from './record.js'
 import type { SpendReader } from './spend.js'
 import { meteringInterceptor, summarize, usageRecord } from './interceptor.js'
 import type { GatewayRequest, UsageSummary } from '../proxy/interceptor.js'
@@ -21,6 +22,10 @@ export interface MeteringFeature extends Feature {
   readonly ledger: SpendLedger
   /** The metrics label of a requested model: its pricing entry, or `other`. */
   modelLabel (model: string | undefined): string
+  /** The price table (batch billing reads batch rates from it). */
+  readonly prices: PriceTable
+  /** Records usage metered outside the interceptor (a batch's results read back): ledger and meters. */
+  record (record: UsageRecord): void
   /**
    * Meters tokens reported outside an HTTP answer (a Realtime `response.done`): one
    * record, priced like any other, billed to the request's key.
@@ -60,6 +65,8 @@ export function createMeteringFeature (ctx: FeatureContext, options: { flushMs?:
     name: 'metering',
     interceptor,
     modelLabel: (model) => prices.resolve(model).label,
+    prices,
+    record: (record) => { onRecord(record, undefined) },
     meterTokens: (req, model, tokens) => {
       const priced = prices.resolve(model)
       const summary = summarize(priced, tokens, false, false)

@@ -107,7 +107,7 @@ class MeterHandler extends ForwardingHandler {
   // Streams only.
   private scanner: SseScanner | undefined
   private write: Write | undefined
-  private kept: Buffer[] = []
+  private kept: Buffer[] | undefined
   private keptBytes = 0
   private totalBytes = 0
   private done = false
@@ -132,6 +132,7 @@ class MeterHandler extends ForwardingHandler {
       this.meterBody(head)
     } else if (head.kind === 'sse' && this.metered && this.req.stream) {
       this.scanner = new SseScanner(this.strip ? usageChunkHold : undefined)
+      this.kept = []
       this.write = (chunk) => { this.inner.onResponseData(controller, chunk) }
     }
     this.inner.onResponseStart(controller, head)
@@ -146,7 +147,7 @@ class MeterHandler extends ForwardingHandler {
     // Per chunk only a reference (up to ESTIMATE_KEEP_BYTES) and a count: parsing waits for the end.
     this.totalBytes += chunk.length
     if (this.keptBytes < ESTIMATE_KEEP_BYTES) {
-      this.kept.push(chunk)
+      this.kept!.push(chunk)
       this.keptBytes += chunk.length
     }
     scanner.push(chunk, this.write!)
@@ -210,8 +211,8 @@ class MeterHandler extends ForwardingHandler {
   private meterStream (outcome: Outcome): void {
     if (this.done) return
     this.done = true
-    const kept = this.kept
-    this.kept = []
+    const kept = this.kept ?? []
+    this.kept = undefined
     const s = this.scanner!
     const exact = streamUsage(s.strippedEvent ?? s.lastEvent)
     if (exact !== undefined) {

@@ -1,8 +1,10 @@
 import type { Logger } from 'pino'
+import { counterCell, histogramCell, type CounterCell, type HistogramCell } from './cells.js'
 import type { Metrics } from './metrics.js'
 import type { GatewayError } from '../errors.js'
 import type { Controller, GatewayRequest, Interceptor, Principal, ResponseEnd, ResponseHandler, ResponseHead, UsageSummary } from '../proxy/interceptor.js'
 import { scrubSecrets } from '../log.js'
+import { requestLineWriter, type RequestLine } from './log-line.js'
 
 const NANOS_PER_USD = 1e9
 
@@ -13,14 +15,16 @@ export interface RecorderOptions {
   readonly modelLabel: (model: string | undefined) => string
 }
 
+interface Timing { readonly route: string, readonly model: string, readonly duration: HistogramCell, ttfb: HistogramCell | undefined }
+
 /** What the log line says about how an answer ended. */
 type Recorded = ResponseEnd['outcome'] | 'refused'
 
 /**
  * The outermost interceptor: the one recording path of every `/v1` answer (relayed,
  * answered from the cache, or refused by any feature or by the auth hook): one log line
- * and the request metrics, once the answer is over. Counter children are cached per
- * label set, so the hot path does no label hashing.
+ * and the request metrics, once the answer is over. Each label set is a metric cell
+ * resolved once (src/metrics/cells.ts), so the hot path does no label hashing.
  * @example compose(terminal, recorder({ metrics, log, modelLabel }), limits, metering)
  */
 export function recorder<P extends Principal> (opts: RecorderOptions): Interceptor<P> {
@@ -32,34 +36,34 @@ export function recorder<P extends Principal> (opts: RecorderOptions): Intercept
 
 /** Metrics and the log line, with their children resolved once per label set. */
 class RecordSink {
-  private readonly children = new Map<string, ReturnType<Metrics['requests']['labels']>>()
-  // Histogram children cached like the counter's: `labels()` hashes the label values on every
-  // call (bench/micro/recorder.ts, "Duration histogram observation"; two per request).
-  private readonly timings = new Map<string, { duration: ReturnType<Metrics['duration']['labels']>, ttfb: ReturnType<Metrics['ttfb']['labels']> }>()
-  // The request line is built here from known-safe fields only (no headers, no secrets; error
+  private readonly children = new Map<string, CounterCell>()
+  // Cells, not prom-client children: a child hashes its labels again on every call
+  // (bench/micro/metric-cells.ts).
+  private readonly timings = new Map<string, Timing>()
+  // The request line is built from known-safe fields only (no headers, no secrets; error
   // text goes through scrubSecrets), so it skips the process-wide redaction paths, which cost
   // about ten times the rest of the line (bench/micro/recorder.ts, "Request log line").
-  private readonly lineLog: Logger
+  private readonly writeLine: ReturnType<typeof requestLineWriter>
 
   constructor (readonly opts: RecorderOptions) {
-    this.lineLog = opts.log.child({}, { redact: [] })
+    this.writeLine = requestLineWriter(opts.log)
   }
 
-  requestCounter (route: string, model: string, key: string, status: number): ReturnType<Metrics['requests']['labels']> {
+  requestCounter (route: string, model: string, key: string, status: number): CounterCell {
     const id = `${route}\0${model}\0${key}\0${status}`
     let c = this.children.get(id)
     if (c === undefined) {
-      c = this.opts.metrics.requests.labels(route, model, key, String(status))
+      c = counterCell(this.opts.metrics.requests, { route, model, key, status: String(status) })
       this.children.set(id, c)
     }
     return c
   }
 
-  timing (route: string, model: string): { duration: ReturnType<Metrics['duration']['labels']>, ttfb: ReturnType<Metrics['ttfb']['labels']> } {
+  timing (route: string, model: string): Timing {
     const id = `${route}\0${model}`
     let t = this.timings.get(id)
     if (t === undefined) {
-      t = { duration: this.opts.metrics.duration.labels(route, model), ttfb: this.opts.metrics.ttfb.labels(route, model) }
+      t = { route, model, duration: histogramCell(this.opts.metrics.duration, { route, model }), ttfb: undefined }
       this.timings.set(id, t)
     }
     return t
@@ -72,11 +76,12 @@ class RecordSink {
     const t = this.timing(req.route, label)
     t.duration.observe(ms / 1000)
     const ttfbMs = head?.ttfbMs
-    if (ttfbMs !== undefined) t.ttfb.observe(ttfbMs / 1000)
+    // Made on first use: a route and model only refused never shows an empty TTFB series.
+    if (ttfbMs !== undefined) (t.ttfb ??= histogramCell(this.opts.metrics.ttfb, { route: t.route, model: t.model })).observe(ttfbMs / 1000)
     const upstreamFailed = outcome === 'upstream_error' || outcome === 'upstream_timeout'
     if (upstreamFailed) this.opts.metrics.upstreamErrors.labels(req.route, outcome === 'upstream_error' ? 'error' : 'timeout').inc()
     const u = usage
-    const line = {
+    const line: RequestLine = {
       reqId: req.id,
       keyName: req.principal.name,
       method: req.method,
@@ -92,11 +97,10 @@ class RecordSink {
       cache: head?.headers['x-gateway-cache'],
       tokens: u === undefined ? undefined : { input: u.inputTokens, cached: u.cachedInputTokens, output: u.outputTokens, reasoning: u.reasoningTokens },
       costUsd: u === undefined ? undefined : u.costNanos / NANOS_PER_USD,
-      estimated: u?.estimated || undefined,
+      estimated: u?.estimated === true ? true : undefined,
       error: error === undefined ? undefined : scrubSecrets(error.message)
     }
-    if (upstreamFailed || status >= 500) this.lineLog.warn(line, 'request')
-    else this.lineLog.info(line, 'request')
+    this.writeLine(upstreamFailed || status >= 500 ? 'warn' : 'info', line)
   }
 }
 

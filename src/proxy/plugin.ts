@@ -25,7 +25,8 @@ const MODEL_ROUTES = new Set(['/v1/chat/completions', '/v1/responses'])
 export async function proxyPlugin<P extends Principal> (app: FastifyInstance, opts: ProxyOptions<P>): Promise<void> {
   const { dispatch, principal, onStreamCount } = opts
 
-  const handle = (route: string | undefined) => async function relayRoute (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  // A plain function, not async: Fastify would wrap the promise of each request.
+  const handle = (route: string | undefined) => function relayRoute (request: FastifyRequest, reply: FastifyReply): void {
     const url = request.raw.url ?? request.url
     const raw = request.body
     const body = Buffer.isBuffer(raw) ? raw : undefined

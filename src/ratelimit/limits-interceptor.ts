@@ -104,8 +104,18 @@ export function limitsInterceptor (o: LimitsOptions): Interceptor<KeyPrincipal> 
     })
   }
 
+  // Key and team records are replaced, not changed, when edited: their subjects are built once.
+  const built = new WeakMap<KeyPrincipal['key'], { team: KeyPrincipal['team'], subjects: Subject[] }>()
+  const subjectsFor = (p: KeyPrincipal): Subject[] => {
+    const b = built.get(p.key)
+    if (b !== undefined && b.team === p.team) return b.subjects
+    const subjects = subjectsOf(p, o.defaults)
+    built.set(p.key, { team: p.team, subjects })
+    return subjects
+  }
+
   return (next) => function limits (req, handler) {
-    const subjects = subjectsOf(req.principal, o.defaults)
+    const subjects = subjectsFor(req.principal)
     // Keys without limits never touch a store, and cost no promise either.
     if (subjects.length === 0) return next(req, handler)
     o.admission.admit(subjects, claimFor(req, subjects)).then((d) => {

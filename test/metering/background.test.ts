@@ -43,8 +43,11 @@ describe('background responses', () => {
   })
 
   it('reading a response this gateway did not start in the background costs nothing', async () => {
+    // A foreground response (billed when made): reading it back adds nothing.
+    await post(gw, '/responses', { model: 'gpt-5.2-chat-latest', input: 'hi' }).then((r) => r.arrayBuffer())
+    await waitFor(async () => await total(gw) > HAND_USD)
     const before = await total(gw)
-    const res = await read(gw, 'resp_someone_else')
+    const res = await read(gw, 'resp_mock')
     expect(res.status).toBe(200)
     expect(await total(gw)).toBe(before)
   })

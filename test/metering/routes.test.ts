@@ -108,7 +108,11 @@ describe('metering every route at the hand-computed price', () => {
   })
 
   it('does not bill reading a stored response again', async () => {
-    const res = await fetch(`${gw.baseURL}/responses/resp_123`, { headers: { authorization: `Bearer ${TEST_KEY}` } })
+    // Made through the gateway (only its creator may read it), then counted from here.
+    const { id } = await gw.client().responses.create({ model: 'gpt-5.2-chat-latest', input: 'hi' })
+    const { body } = await usage(gw, '?group_by=')
+    before = { cost: body.total_cost_usd, requests: Number(body.data[0]?.requests ?? 0) }
+    const res = await fetch(`${gw.baseURL}/responses/${id}`, { headers: { authorization: `Bearer ${TEST_KEY}` } })
     expect(res.status).toBe(200)
     expect(res.headers.get('x-gateway-cost-usd')).toBe('0')
     expect(await grown()).toEqual({ cost: 0, requests: 0 })

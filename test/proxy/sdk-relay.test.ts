@@ -57,11 +57,13 @@ describe('the openai SDK through the gateway', () => {
   it('relays /v1/models, /v1/responses/{id} and embeddings', async () => {
     const models = await gw.client().models.list()
     expect(models.data.map((m) => m.id)).toContain('gpt-5.2-chat-latest')
-    const r = await gw.client().responses.retrieve('resp_abc123')
-    expect(r.id).toBe('resp_abc123')
+    // Only the key that made a response may read it: made here first.
+    const { id } = await gw.client().responses.create({ model: 'gpt-5.2-chat-latest', input: 'hi' })
+    const r = await gw.client().responses.retrieve(id)
+    expect(r.id).toBe(id)
     const e = await gw.client().embeddings.create({ model: 'text-embedding-3-small', input: 'x' })
     expect(e.data[0]!.embedding.map((x) => Math.round(x * 10) / 10)).toEqual([0.1, 0.2, 0.3])
-    const items = await gw.client().responses.inputItems.list('resp_abc123')
+    const items = await gw.client().responses.inputItems.list(id)
     expect(items.data).toEqual([])
   })
 })

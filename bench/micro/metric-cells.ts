@@ -1,0 +1,26 @@
+import { createMetrics } from '../../src/metrics/metrics.js'
+import { counterCell, histogramCell } from '../../src/metrics/cells.js'
+import { group } from './harness.js'
+
+/**
+ * The per-request metric updates: a prom-client `labels()` child (hashes the label
+ * values on every call) against a cell resolved once (src/metrics/cells.ts).
+ */
+export function metricCellsBench (timeMs?: number): string {
+  const metrics = createMetrics(undefined, { defaultMetrics: false })
+  const counterChild = metrics.requests.labels('/v1/chat/completions', 'gpt-5.2-chat-latest', 'bench', '200')
+  const counter = counterCell(metrics.requests, { route: '/v1/chat/completions', model: 'gpt-5.2-chat-latest', key: 'bench', status: '201' })
+  const histChild = metrics.duration.labels('/v1/chat/completions', 'gpt-5.2-chat-latest')
+  const hist = histogramCell(metrics.ttfb, { route: '/v1/chat/completions', model: 'gpt-5.2-chat-latest' })
+  let v = 0
+  return [
+    group('Counter increment (prom-client)', [
+      { name: 'cached labels() child .inc()', fn: () => { counterChild.inc(); return 1 } },
+      { name: 'cell .inc() (src/metrics/cells.ts)', fn: () => { counter.inc(); return 1 } }
+    ], timeMs),
+    group('Histogram observation (prom-client)', [
+      { name: 'cached labels() child .observe()', fn: () => { histChild.observe((v = (v + 0.0137) % 3)); return v } },
+      { name: 'cell .observe() (src/metrics/cells.ts)', fn: () => { hist.observe((v = (v + 0.0137) % 3)); return v } }
+    ], timeMs)
+  ].join('\n\n')
+}
