@@ -36,7 +36,7 @@ export async function createDeps (config: GatewayConfig, log: Logger, overrides:
   const keys = await createKeysFeature(ctx, { teams: teams.directory, audit: teams.audit })
   // Metering is built before limits: budgets read its spend ledger.
   const metering = createMeteringFeature(ctx, { teamName: (id) => teams.directory.get(id)?.name })
-  const features: Feature[] = [createAccessFeature(ctx), keys, createTeamsFeature(ctx, teams, { keys: keys.store, resolver: keys.resolver, ledger: metering.ledger }), createRateLimitFeature(ctx, metering.spend), metering, createCacheFeature(ctx)]
+  const features: Feature[] = [createAccessFeature(ctx), keys, createTeamsFeature(ctx, teams, { keys: keys.store, resolver: keys.resolver, ledger: metering.ledger }), createRateLimitFeature(ctx, metering.ledger), metering, createCacheFeature(ctx)]
   // Batches read back are billed through metering (ledger and meters), at batch prices.
   features.push(createOwnershipFeature(ctx, { prices: metering.prices, onRecord: metering.record }))
   const tracing = createTracingFeature(ctx)

@@ -61,6 +61,10 @@ export const catalogue = {
   GW_ERR_TEAM_NAME_TAKEN: { status: 409, type: 'invalid_request_error', code: 'conflict', message: 'A team named %s exists already.' },
   GW_ERR_TEAM_NOT_EMPTY: { status: 409, type: 'invalid_request_error', code: 'team_not_empty', message: 'Team %s still has keys that are not revoked; revoke them or move them first.' },
   GW_ERR_CLIENT_KEY_FORBIDDEN: { status: 403, type: 'invalid_request_error', code: 'admin_key_required', message: 'This route needs the admin key, not a client key.' },
+  // Budgets and token limits under concurrency.
+  GW_ERR_TEAM_BUDGET_EXCEEDED: { status: 429, type: 'insufficient_quota', code: 'insufficient_quota', message: 'The team %s has spent its %s budget of $%s. Ask your gateway admin to raise it.', headers: { 'x-should-retry': 'false' } },
+  GW_ERR_BUDGET_RESERVED: { status: 429, type: 'insufficient_quota', code: 'insufficient_quota', message: 'This request could cost up to $%s, more than is left of %s %s budget of $%s ($%s spent, $%s held by requests in flight). Send a lower max_tokens, or retry when those have finished.', headers: { 'x-should-retry': 'false' } },
+  GW_ERR_TEAM_RATE_LIMITED: { status: 429, type: 'requests', code: 'rate_limit_exceeded', message: 'Rate limit reached for %s on the team %s: %s. Please try again in %s.' },
   GW_ERR_INTERNAL: { status: 500, type: 'api_error', code: 'internal_error', message: 'The gateway failed unexpectedly; the request id is in x-request-id.' },
   GW_ERR_CLIENT_CLOSED: { status: 499, type: 'api_error', code: 'client_closed', message: 'The client closed the connection before the answer (never sent: it is for the log line).' }
 } as const satisfies Record<string, ErrorSpec>

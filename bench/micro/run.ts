@@ -1,6 +1,7 @@
 import { abortSignalBench } from './abort-signal.js'
 import { authBench } from './auth.js'
 import { headersBench } from './headers.js'
+import { moneyBench } from './money.js'
 import { hooksBench } from './hooks.js'
 import { metricCellsBench } from './metric-cells.js'
 import { recorderBench } from './recorder.js'
@@ -13,5 +14,5 @@ import { upstreamRouterBench } from './upstream-router.js'
  * `--quick` shortens every case.
  */
 const timeMs = process.argv.includes('--quick') ? 100 : 400
-const sections = [sseScannerBench(timeMs), headersBench(timeMs), await authBench(timeMs), await recorderBench(timeMs), metricCellsBench(timeMs), await hooksBench(timeMs), requestIdBench(timeMs), abortSignalBench(timeMs), upstreamRouterBench(timeMs)]
+const sections = [sseScannerBench(timeMs), headersBench(timeMs), await authBench(timeMs), await recorderBench(timeMs), metricCellsBench(timeMs), await hooksBench(timeMs), requestIdBench(timeMs), abortSignalBench(timeMs), upstreamRouterBench(timeMs), await moneyBench(timeMs)]
 process.stdout.write(`Node ${process.version}\n\n${sections.join('\n\n')}\n`)

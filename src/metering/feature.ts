@@ -1,4 +1,6 @@
+import { join } from 'node:path'
 import type { Feature, FeatureContext } from '../feature.js'
+import { openJournal } from './journal.js'
 import { BackgroundBilling, redisBackgroundTracker, sqliteBackgroundTracker } from './background.js'
 import { bufferedLedger, type LedgerStore, type SpendLedger } from './ledger.js'
 import { redisLedgerStore } from './ledger-redis.js'
@@ -34,12 +36,20 @@ export interface MeteringFeature extends Feature {
 /**
  * Token and cost metering: the pricing table, the metering interceptor, the spend ledger
  * (Redis when configured, so every instance reads the same numbers; else SQLite) and
- * `GET /admin/usage`. Closing flushes buffered spend.
- * @example const metering = createMeteringFeature(ctx); const limits = createRateLimitFeature(ctx, metering.spend)
+ * `GET /admin/usage`. Every record goes to the local journal under DATA_DIR first (with
+ * Redis too), so a killed process loses none: the next start replays what the store
+ * lacks. Closing flushes buffered spend.
+ * @example const metering = createMeteringFeature(ctx); const limits = createRateLimitFeature(ctx, metering.ledger)
  */
 export function createMeteringFeature (ctx: FeatureContext, options: { flushMs?: number, teamName?: TeamNames } = {}): MeteringFeature {
   const store = ledgerStore(ctx)
-  const ledger = bufferedLedger(store, { log: ctx.log, metrics: ctx.metrics, flushMs: options.flushMs })
+  let lastError = 0
+  const journal = openJournal(join(ctx.config.DATA_DIR, 'journal'), (err) => {
+    const now = Date.now()
+    if (now - lastError > 10_000) ctx.log.error({ err: (err as Error).message }, 'spend journal write failed: records still count, but a crash now may lose them')
+    lastError = now
+  })
+  const ledger = bufferedLedger(store, { log: ctx.log, metrics: ctx.metrics, flushMs: options.flushMs, journal })
   const meters = usageMeters(ctx.metrics)
   const prices = createPriceTable(ctx.config.pricing, ctx.config.aliases)
   const onRecord = (record: Parameters<typeof meters.observe>[0], reason: string | undefined): void => {

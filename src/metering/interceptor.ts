@@ -162,14 +162,16 @@ class MeterHandler extends ForwardingHandler {
       this.meterStream(end.outcome)
     }
     const usage = this.usage
-    this.inner.onResponseEnd(controller, usage === undefined ? end : { outcome: end.outcome, usage })
+    // Recorded (and journaled) before the end goes outwards: limits settles on a spend
+    // that is already counted, and the client's last byte follows a durable record.
     this.record()
+    this.inner.onResponseEnd(controller, usage === undefined ? end : { outcome: end.outcome, usage })
   }
 
   override onResponseError (controller: Controller, error: GatewayError): void {
     if (this.scanner !== undefined) this.meterStream('upstream_error')
-    this.inner.onResponseError(controller, error)
     this.record()
+    this.inner.onResponseError(controller, error)
   }
 
   /** A buffered answer: usage from the body, and the cost header. */

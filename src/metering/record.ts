@@ -4,6 +4,8 @@ import type { BudgetPeriod } from '../config/schema.js'
 export interface UsageRecord {
   readonly keyId: string
   readonly keyName: string
+  /** The key's team when the request was made (team budgets read it); null or absent = none. */
+  readonly teamId?: string | null
   /** The client's model after aliases (what the ledger groups by). */
   readonly model: string
   /** The bounded metrics label: the pricing entry or `other`. */
@@ -32,6 +34,8 @@ export interface UsageRecord {
 export interface LedgerRow {
   keyId: string
   keyName: string
+  /** The key's team when these requests were made (null or absent: none). Part of the row's identity. */
+  teamId?: string | null
   model: string
   /** `YYYY-MM-DD`, UTC. */
   day: string
@@ -73,8 +77,8 @@ export function periodDays (period: BudgetPeriod, nowMs: number): { from: string
   return { from: undefined, to: undefined }
 }
 
-export function emptyRow (keyId: string, keyName: string, model: string, day: string): LedgerRow {
-  return { keyId, keyName, model, day, requests: 0, inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, costNanos: 0, cacheHits: 0, savedNanos: 0, estimated: 0 }
+export function emptyRow (keyId: string, keyName: string, model: string, day: string, teamId: string | null = null): LedgerRow {
+  return { keyId, keyName, teamId, model, day, requests: 0, inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, costNanos: 0, cacheHits: 0, savedNanos: 0, estimated: 0 }
 }
 
 /**
@@ -102,6 +106,7 @@ export function addRow (into: LedgerRow, from: LedgerRow): void {
   for (const c of COUNTERS) into[c] += from[c]
 }
 
-export function rowId (keyId: string, model: string, day: string): string {
-  return keyId + '\0' + model + '\0' + day
+/** A row's identity: key × model × day, and the team the key was in (a key may change teams). */
+export function rowId (keyId: string, model: string, day: string, teamId?: string | null): string {
+  return keyId + '\0' + model + '\0' + day + '\0' + (teamId ?? '')
 }

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { configFrom } from '../../src/config/load.js'
-import { createMemoryLimiter } from '../../src/ratelimit/memory-limiter.js'
-import { createRedisLimiter } from '../../src/ratelimit/redis-limiter.js'
-import type { Decision, LimitSpec, RateLimiter } from '../../src/ratelimit/limiter.js'
+import { createMemoryAdmission } from '../../src/ratelimit/admission-memory.js'
+import { createRedisAdmission } from '../../src/ratelimit/admission-redis.js'
+import type { Admission, Subject, Ticket } from '../../src/ratelimit/admission.js'
+import type { BucketView, LimitSpec } from '../../src/ratelimit/limiter.js'
+import { NO_CLAIM } from '../../src/ratelimit/reservation.js'
 import { createRedis, redisReady, type RedisClient } from '../../src/store/redis.js'
 import { waitFor } from '../helpers/gateway.js'
 import { startRedis, startRedisCluster } from '../helpers/redis.js'
@@ -13,6 +15,33 @@ interface FakeClock { t: number, now: () => number }
 function fakeClock (): FakeClock {
   const c: FakeClock = { t: 1_764_400_000_000, now: () => c.t }
   return c
+}
+
+/** One key's rpm / tpm / concurrency through the admission (no budget, no claim: the plain limits). */
+type Decision =
+  | { allowed: true, lease: Ticket, requests: BucketView | undefined, tokens: BucketView | undefined }
+  | { allowed: false, limit: string, retryAfterMs: number, inFlight: number, requests: BucketView | undefined, tokens: BucketView | undefined }
+interface RateLimiter {
+  acquire (keyId: string, spec: LimitSpec): Promise<Decision>
+  settle (keyId: string, spec: LimitSpec, s: { lease: Ticket | undefined, tokens: number }): Promise<void>
+  close (): Promise<void>
+}
+
+function limiterOver (a: Admission): RateLimiter {
+  const subject = (id: string, spec: LimitSpec): Subject => ({ scope: 'key', id, name: id, ...spec, budget: null })
+  return {
+    async acquire (keyId, spec) {
+      const d = await a.admit([subject(keyId, spec)], NO_CLAIM)
+      const v = d.views[0]!
+      if (d.allowed) return { allowed: true, lease: d.ticket, requests: v.requests, tokens: v.tokens }
+      return { allowed: false, limit: d.limit, retryAfterMs: d.retryAfterMs, inFlight: v.inFlight, requests: v.requests, tokens: v.tokens }
+    },
+    async settle (keyId, spec, s) {
+      const ticket = s.lease ?? { id: 'none', subjects: [subject(keyId, spec)], claim: NO_CLAIM }
+      await a.settle(ticket, { tokens: s.tokens, nanos: 0 })
+    },
+    close: () => a.close()
+  }
 }
 
 /** A backend under test: `make` builds a limiter on the shared store (a second instance when called twice). */
@@ -27,7 +56,7 @@ const admitted = (ds: Decision[]): number => ds.filter((d) => d.allowed).length
 
 /** The contract of RateLimiter (limiter.ts), run against every backend. */
 function contract (name: string, setup: () => Promise<{ backend: Backend, stop: () => Promise<void> }>): void {
-  describe(`RateLimiter contract: ${name}`, () => {
+  describe(`limits contract (rpm, tpm, concurrency): ${name}`, () => {
     let backend: Backend
     let stop: () => Promise<void>
     const made: RateLimiter[] = []
@@ -180,20 +209,21 @@ function redisOnly (backend: () => Backend, make: (c: FakeClock, leaseMs?: numbe
     expect((await holder.acquire(key, s)).allowed).toBe(true)
     clock.t += 5000
     const redis = backend().redis!
-    await waitFor(async () => Number(await redis.zscore(`{rl:${key}}:c`, (await redis.zrange(`{rl:${key}}:c`, 0, 0))[0] ?? '')) >= start + 5000 + leaseMs)
+    const leases = `{gw:spend:${key}}:o`
+    await waitFor(async () => Number(await redis.zscore(leases, (await redis.zrange(leases, 0, 0))[0] ?? '')) >= start + 5000 + leaseMs)
     const other = make(clock, leaseMs)
     clock.t += leaseMs - 1
     expect((await other.acquire(key, s)).allowed).toBe(false)
   })
 }
 
-contract('memory', async () => ({ backend: { make: (clock) => createMemoryLimiter(clock) }, stop: async () => {} }))
+contract('memory', async () => ({ backend: { make: (clock) => limiterOver(createMemoryAdmission(() => 0, clock)) }, stop: async () => {} }))
 
 async function redisBackend (config: Record<string, string>): Promise<{ backend: Backend, stop: () => Promise<void> }> {
   const redis = createRedis(configFrom(config))!
   await redisReady(redis)
   return {
-    backend: { redis, make: (clock, leaseMs) => createRedisLimiter(redis, { clock, leaseMs, timeoutMs: 5000 }) },
+    backend: { redis, make: (clock, leaseMs) => limiterOver(createRedisAdmission(redis, { clock, leaseMs, timeoutMs: 5000 })) },
     stop: async () => { await redis.quit() }
   }
 }

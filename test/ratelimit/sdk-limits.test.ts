@@ -90,9 +90,11 @@ describe('per-key limits through the openai SDK (embedded store)', () => {
 
   it('debits the real tokens of each answer from TPM, stream or not, then refuses', async () => {
     const client = gw.client(TPM_KEY)
-    // The mock reports 1000 input + 500 output tokens per answer.
+    // The mock reports 1000 input + 500 output tokens per answer. The first request
+    // reserves its worst case (4096 output tokens: no max_tokens), more than the minute
+    // holds; nothing else is open, so it runs, and the header counts its reservation.
     const first = await client.chat.completions.create(chat).withResponse()
-    expect(first.response.headers.get('x-ratelimit-remaining-tokens')).toBe('2000')
+    expect(first.response.headers.get('x-ratelimit-remaining-tokens')).toBe('0')
     const stream = await client.chat.completions.create({ ...chat, stream: true })
     for await (const chunk of stream) expect(chunk).toBeDefined()
     const err = await rateLimitError(client.chat.completions.create(chat))
@@ -159,15 +161,17 @@ describe('per-key limits through the openai SDK (embedded store)', () => {
     expect((await rateLimitError(rpm.chat.completions.create(chat, cached))).headers.get('x-ratelimit-remaining-requests')).toBe('0')
 
     // 2000 TPM: the miss uses 1500 tokens; hits use none, so the key keeps being served.
+    // (max_tokens 100 keeps each request's reservation small: about 125 tokens.)
     const tpm = gw.client(CACHED_TPM_KEY)
-    await tpm.chat.completions.create(chat, cached)
+    const small = { ...chat, max_tokens: 100 }
+    await tpm.chat.completions.create(small, cached)
     let last = 0
     for (let i = 0; i < 3; i++) {
-      const r = await tpm.chat.completions.create(chat, cached).withResponse()
+      const r = await tpm.chat.completions.create(small, cached).withResponse()
       expect(r.response.headers.get('x-gateway-cache')).toBe('HIT')
-      // 500 left after the miss, refilling at 33 tokens a second, never debited again.
+      // 500 left after the miss less this request's reservation, refilling at 33 tokens a second, never debited again.
       const left = Number(r.response.headers.get('x-ratelimit-remaining-tokens'))
-      expect(left).toBeGreaterThanOrEqual(Math.max(500, last))
+      expect(left).toBeGreaterThanOrEqual(Math.max(500 - 130, last))
       expect(left).toBeLessThan(1000)
       last = left
     }
