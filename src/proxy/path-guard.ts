@@ -21,8 +21,14 @@ type GuardedMessage = IncomingMessage & { [refusal]?: string }
  * @example Fastify({ rewriteUrl: canonicalRewrite })
  */
 export function canonicalRewrite (req: IncomingMessage): string {
-  const target = canonicalTarget(req.url ?? '')
-  if (target.ok) return target.url
+  const raw = req.url ?? ''
+  const target = canonicalTarget(raw)
+  if (target.ok) {
+    // The API's routes take one spelling; the web page's directory URL (`/ui/`) keeps its slash,
+    // which its relative asset URLs need.
+    if (raw.startsWith('/ui/') && !target.url.startsWith('/ui/')) return '/ui/' + target.url.slice(3)
+    return target.url
+  }
   ;(req as GuardedMessage)[refusal] = target.reason
   return INVALID_PATH_ROUTE
 }
