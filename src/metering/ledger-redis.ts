@@ -113,7 +113,9 @@ function applyArgs (keyId: string, rows: readonly LedgerRow[], batchId: string, 
   for (const row of rows) {
     let pairs = byDay.get(row.day)
     if (pairs === undefined) byDay.set(row.day, pairs = [])
-    for (const c of COUNTERS) if (row[c] !== 0) pairs.push(`${row.model}:${FIELD[c]}`, String(row[c]))
+    // A team key's fields carry the team, so usage by team reads back from the key's days.
+    const name = row.teamId !== null && row.teamId !== undefined ? `${row.teamId}|${row.model}` : row.model
+    for (const c of COUNTERS) if (row[c] !== 0) pairs.push(`${name}:${FIELD[c]}`, String(row[c]))
   }
   const argv: string[] = [String(BATCH_TTL_SECONDS), rows.at(-1)?.keyName ?? '', String(ids.length), ...ids, String(sums.size)]
   for (const [f, n] of sums) argv.push(f, String(n))
@@ -146,15 +148,20 @@ function group<T> (items: Iterable<T>, keyOf: (t: T) => string | null | undefine
 }
 
 /** A day hash → rows (fields are `<model>:<counter>`; a model name may hold colons). */
+/** `team_…|` in front of a day field's model: the team the key was in. */
+const TEAM_PREFIX = /^(team_[0-9a-zA-Z_-]+)\|/
+
 function parseDay (keyId: string, keyName: string, day: string, hash: Record<string, string>): LedgerRow[] {
   const rows = new Map<string, LedgerRow>()
   for (const [field, value] of Object.entries(hash)) {
     const at = field.lastIndexOf(':')
     const counter = COUNTER_OF.get(field.slice(at + 1))
     if (at <= 0 || counter === undefined) continue
-    const model = field.slice(0, at)
-    let row = rows.get(model)
-    if (row === undefined) rows.set(model, row = emptyRow(keyId, keyName, model, day))
+    const name = field.slice(0, at)
+    const team = TEAM_PREFIX.exec(name)
+    const model = team === null ? name : name.slice(team[0].length)
+    let row = rows.get(name)
+    if (row === undefined) rows.set(name, row = emptyRow(keyId, keyName, model, day, team === null ? null : team[1]!))
     row[counter] = Number(value)
   }
   return [...rows.values()]
