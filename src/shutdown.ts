@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 
 /**
- * Stops the app the way CONTRACT.md's Shutdown section asks: stop accepting at once
+ * Stops the app as the README's shutdown section says: stop accepting at once
  * (new requests on open connections get 503), let open requests and streams finish for
  * up to `drainMs`, then cut what is left. Keep-alive connections with no request in
  * flight are closed as soon as nothing is in flight, so an idle client pool cannot hold

@@ -5,7 +5,7 @@ import type { KeyRecord } from './key-record.js'
 import { routesSchema } from '../access/routes.js'
 
 /**
- * What the admin API accepts to create a key (CONTRACT.md, Admin API). Strict: an unknown
+ * What the admin API accepts to create a key (docs/admin-api.md). Strict: an unknown
  * field is a typo (`rmp`) and gets a 400 naming it rather than being silently ignored.
  */
 export const newKeySchema = limitsSchema.extend({

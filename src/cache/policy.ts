@@ -6,7 +6,7 @@ import { sseData, sseEventName } from '../proxy/sse-scanner.js'
 export const MAX_TTL_SECONDS = 30 * 24 * 3600
 
 /**
- * Seconds to cache this request's answer; 0 = caching does not apply. Per CONTRACT.md,
+ * Seconds to cache this request's answer; 0 = caching does not apply. As documented in the README,
  * the most specific setting wins:
  * 1. the request's `x-gateway-cache-ttl: <seconds>` (0 turns caching off for this request;
  *    a value that is not a whole number is ignored);

@@ -4,7 +4,7 @@ import { routesSchema } from '../access/routes.js'
 
 /**
  * The one schema for all configuration: environment variables (upper case, as in
- * CONTRACT.md) merged over the optional config file (lower-case sections). Every type the
+ * in the README) merged over the optional config file (lower-case sections). Every type the
  * rest of the code uses for configuration is inferred from here.
  */
 

@@ -31,7 +31,7 @@ export const usageQuerySchema = z.object({
 
 export type UsageQuery = z.infer<typeof usageQuerySchema>
 
-/** One row of `GET /admin/usage`, per CONTRACT.md; fields not grouped by are left out. */
+/** One row of `GET /admin/usage`, as docs/admin-api.md shows it; fields not grouped by are left out. */
 export interface UsageRowJson {
   key_id?: string
   key_name?: string

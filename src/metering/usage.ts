@@ -1,5 +1,5 @@
 /**
- * Usage extraction, one pure function per wire shape (see WIRE.md and CONTRACT.md
+ * Usage extraction, one pure function per wire shape (OpenAI's wire formats, and the README's
  * "Pricing and metering"). All return tokens in the gateway's four classes, with the
  * meaning of `/admin/usage`: `cached` is part of `input`, `reasoning` part of `output`.
  */

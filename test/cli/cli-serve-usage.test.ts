@@ -46,7 +46,7 @@ describe('comet-gateway serve', () => {
 })
 
 describe('comet-gateway usage', () => {
-  // A scripted stand-in for a gateway's /admin/usage (CONTRACT.md shape), like the mock upstream.
+  // A scripted stand-in for a gateway's /admin/usage (the documented shape), like the mock upstream.
   let server: Server
   let url: string
   const seen: IncomingMessage[] = []

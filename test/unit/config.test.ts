@@ -11,7 +11,7 @@ function fileWith (name: string, text: string): string {
 }
 
 describe('loadConfig', () => {
-  it('gives the defaults of CONTRACT.md', () => {
+  it('gives the documented defaults', () => {
     const c = loadConfig({})
     expect(c.PORT).toBe(8080)
     expect(c.HOST).toBe('0.0.0.0')
