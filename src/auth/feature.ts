@@ -1,7 +1,8 @@
+import { storeCall } from '../store/store-call.js'
 import type { Feature, FeatureContext } from '../feature.js'
 import type { AuditLog } from '../audit/audit-log.js'
 import { ForwardingHandler, refuse, type Controller, type Interceptor, type ResponseHead } from '../proxy/interceptor.js'
-import { GatewayError, gatewayError } from '../errors.js'
+import { gatewayError } from '../errors.js'
 import { createCachedKeyResolver, type CachedKeyResolver, type CachedResolverOptions } from './cached-resolver.js'
 import type { KeyStore } from './key-store.js'
 import { isModelAllowed } from './model-access.js'
@@ -15,16 +16,6 @@ export interface KeysFeature extends Feature {
   /** The hot-path lookup for the auth hook (GatewayDeps.keys). */
   readonly resolver: CachedKeyResolver
   readonly store: KeyStore
-}
-
-/** Store failures become one 503 (`store_unavailable`); our own errors pass unchanged. */
-async function storeCall<R> (op: Promise<R>): Promise<R> {
-  try {
-    return await op
-  } catch (err) {
-    if (err instanceof GatewayError) throw err
-    throw gatewayError('GW_ERR_STORE_UNAVAILABLE', [(err as Error).message], { cause: err })
-  }
 }
 
 function guarded (store: KeyStore): KeyStore {

@@ -1,10 +1,10 @@
+import { storeCall } from '../store/store-call.js'
 import type { Feature, FeatureContext } from '../feature.js'
 import { auditLog, auditRoutes, type AuditLog } from '../audit/audit-log.js'
 import type { AuditStore } from '../audit/audit-entry.js'
 import { openAuditStore } from '../audit/open.js'
 import type { KeyResolver } from '../auth/key-record.js'
 import type { KeyStore } from '../auth/key-store.js'
-import { GatewayError, gatewayError } from '../errors.js'
 import type { SpendLedger } from '../metering/ledger.js'
 import { usageApiRoutes } from '../usage-api/routes.js'
 import { keyInfoRoutes } from './key-info.js'
@@ -20,16 +20,6 @@ export interface OpenedTeams {
   readonly directory: TeamDirectory
   readonly auditStore: AuditStore
   readonly audit: AuditLog
-}
-
-/** Store failures become one 503 (`store_unavailable`); our own errors pass unchanged. */
-async function storeCall<R> (op: Promise<R>): Promise<R> {
-  try {
-    return await op
-  } catch (err) {
-    if (err instanceof GatewayError) throw err
-    throw gatewayError('GW_ERR_STORE_UNAVAILABLE', [(err as Error).message], { cause: err })
-  }
 }
 
 function guarded (store: TeamStore): TeamStore {

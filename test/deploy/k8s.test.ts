@@ -113,7 +113,8 @@ describe.each(hasKubectl() ? ['kubectl', 'files'] as const : ['files'] as const)
     const dir = mkdtempSync(join(tmpdir(), 'comet-k8s-'))
     writeFileSync(join(dir, file), content)
     const config = loadConfig({ GATEWAY_CONFIG: join(dir, file) })
-    expect(config.pricing['gpt-5.2-chat-latest']).toEqual({ input: 1.4, cached_input: 0.175, output: 11.2 })
+    // Prices are normalised at load to exact nano-dollars per 1M tokens.
+    expect(config.pricing['gpt-5.2-chat-latest']).toMatchObject({ input: 1_400_000_000n, cachedInput: 175_000_000n, output: 11_200_000_000n })
     expect(config.aliases['gpt-5.2']).toBe('gpt-5.2-chat-latest')
   })
 
