@@ -69,8 +69,9 @@ describe('the Dockerfile', () => {
     const files = (readdirSync('src', { recursive: true }) as string[]).filter((f) => f.endsWith('.ts'))
     expect(files.length).toBeGreaterThan(10)
     const reading = files.filter((f) => /readFileSync|readFile\(|import\.meta\.url|createRequire/.test(readFileSync(join('src', f), 'utf8')))
-    // The web UI reads its vite build from dist/ui, which ships as part of dist/.
-    expect(reading.sort()).toEqual([join('config', 'load.ts'), join('ui', 'static-files.ts')])
+    // The web UI reads its vite build from dist/ui, which ships as part of dist/; the journal
+    // reads its own files under DATA_DIR, and the pricing file is the user's (PRICING_FILE).
+    expect(reading.sort()).toEqual([join('config', 'load.ts'), join('metering', 'journal.ts'), join('metering', 'pricing-file.ts'), join('ui', 'static-files.ts')])
     expect((readdirSync('src', { recursive: true }) as string[]).filter((f) => /\.(lua|json|ya?ml|sql)$/.test(f))).toEqual([])
   })
 })

@@ -32,7 +32,9 @@ export class FakeUpstream {
   /** Starts an SSE answer on call `i`; then `chunk` and `end`. */
   sse (i = this.calls.length - 1, headers: Record<string, string> = {}): void {
     const c = this.calls[i]!
-    c.handler.onResponseStart(c.ctrl, { status: 200, headers: { 'content-type': 'text/event-stream', ...headers }, kind: 'sse', ttfbMs: 1 })
+    // The terminal hands the upstream's request id on in the head, not in the client's headers.
+    const upstreamRequestId = headers['x-request-id']
+    c.handler.onResponseStart(c.ctrl, { status: 200, headers: { 'content-type': 'text/event-stream', ...headers }, kind: 'sse', ttfbMs: 1, ...(upstreamRequestId !== undefined ? { upstreamRequestId } : {}) })
   }
 
   chunk (text: string, i = this.calls.length - 1): void {
