@@ -112,6 +112,7 @@ class MeterHandler extends ForwardingHandler {
   private keptBytes = 0
   private totalBytes = 0
   private done = false
+  private recorded = false
 
   constructor (
     inner: ResponseHandler,
@@ -131,6 +132,9 @@ class MeterHandler extends ForwardingHandler {
     this.status = head.status
     if (head.kind === 'buffered') {
       this.meterBody(head)
+      // Journaled before the head and body go out: a client holding its whole answer
+      // (content-length reached) must find its record durable, even under kill -9.
+      this.record()
     } else if (head.kind === 'sse' && (this.metered || this.owner !== undefined) && head.status < 300) {
       // Whatever the request asked for: an SSE answer to a non-stream request is metered
       // too, and a background response read back as a stream is billed to its creator.
@@ -164,13 +168,13 @@ class MeterHandler extends ForwardingHandler {
     const usage = this.usage
     // Recorded (and journaled) before the end goes outwards: limits settles on a spend
     // that is already counted, and the client's last byte follows a durable record.
-    this.record()
+    if (!this.recorded) this.record()
     this.inner.onResponseEnd(controller, usage === undefined ? end : { outcome: end.outcome, usage })
   }
 
   override onResponseError (controller: Controller, error: GatewayError): void {
     if (this.scanner !== undefined) this.meterStream('upstream_error')
-    this.record()
+    if (!this.recorded) this.record()
     this.inner.onResponseError(controller, error)
   }
 
@@ -261,6 +265,7 @@ class MeterHandler extends ForwardingHandler {
 
   /** The one record of this request, once the answer is out. */
   private record (): void {
+    this.recorded = true
     const o = this.opts
     const step = this.step
     if (step !== undefined && o.background !== undefined) {
