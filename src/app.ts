@@ -202,7 +202,8 @@ export async function buildApp (config: GatewayConfig, deps: GatewayDeps): Promi
     limitParsing(v1, config.MAX_PARSING_BYTES, config.MAX_BODY_BYTES)
     v1.setErrorHandler(async (err, request, reply) => {
       const error = toGatewayError(err, config.MAX_BODY_BYTES)
-      if (error.status >= 500) deps.log.error({ reqId: request.id, err: error.cause ?? error }, error.message)
+      // A refusal for load is expected under attack: its request line is enough.
+      if (error.status >= 500 && error.code !== 'GW_ERR_PARSING_BUSY') deps.log.error({ reqId: request.id, err: error.cause ?? error }, error.message)
       recordRefusal((_req, handler) => { refuse(handler, error) })(refusedRequest<Principal>(request, request.principal ?? UNAUTHENTICATED), IGNORE)
       reply.code(error.status).headers(error.headers).header('content-type', 'application/json')
       return error.toJSON()

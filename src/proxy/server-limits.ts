@@ -1,4 +1,4 @@
-import type { ServerOptions } from 'node:http'
+import type { ServerOptions, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { Transform, type Readable } from 'node:stream'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
@@ -52,9 +52,13 @@ const clientErrors: Record<string, () => GatewayError> = {
 
 const REASONS: Readonly<Record<number, string>> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' }
 
+/** The catalogue error for a code of Node's `clientError`. */
+export function clientError (code: string | undefined): GatewayError {
+  return (code !== undefined ? clientErrors[code] : undefined)?.() ?? gatewayError('GW_ERR_BAD_REQUEST', ['The request is not valid HTTP/1.1.'])
+}
+
 /** The whole HTTP/1.1 answer for a client error, written on the socket itself (there is no response object). */
-export function clientErrorResponse (code: string | undefined): string {
-  const error = (code !== undefined ? clientErrors[code] : undefined)?.() ?? gatewayError('GW_ERR_BAD_REQUEST', ['The request is not valid HTTP/1.1.'])
+export function clientErrorResponse (error: GatewayError): string {
   const body = JSON.stringify(error.toJSON())
   const head = [`HTTP/1.1 ${error.status} ${REASONS[error.status] ?? 'Error'}`, 'content-type: application/json', `content-length: ${Buffer.byteLength(body)}`, 'connection: close']
   for (const [k, v] of Object.entries(error.headers)) head.push(`${k}: ${v}`)
@@ -72,15 +76,22 @@ const answered = new WeakSet<Socket>()
  */
 export function answerClientError (err: Error & { code?: string }, socket: Socket): void {
   try {
-    const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage
+    const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
     const canAnswer = err.code !== 'ECONNRESET' && !socket.destroyed && socket.writable &&
       socket.bytesRead > 0 && inFlight?.headersSent !== true && !answered.has(socket)
     if (!canAnswer) { socket.destroy(); return }
     answered.add(socket)
-    // Destroy once the answer is handed to the kernel, or soon if the peer reads nothing.
-    const timer = setTimeout(() => socket.destroy(), 1_000)
+    const error = clientError(err.code)
+    const close = (): void => {
+      clearTimeout(timer)
+      // A request still reading its body fails with the same error, so its log line says what the client got.
+      if (inFlight?.req !== undefined && !inFlight.req.complete) inFlight.req.destroy(error)
+      socket.destroy()
+    }
+    // Once the answer is handed to the kernel, or soon if the peer reads nothing.
+    const timer = setTimeout(close, 1_000)
     timer.unref()
-    socket.write(clientErrorResponse(err.code), () => { clearTimeout(timer); socket.destroy() })
+    socket.write(clientErrorResponse(error), close)
   } catch {
     socket.destroy()
   }

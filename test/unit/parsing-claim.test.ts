@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest'
 import { ParsingBudget, ParsingClaim } from '../../src/proxy/json-bounds.js'
-import { clientErrorResponse } from '../../src/proxy/server-limits.js'
 
 describe('ParsingClaim', () => {
   it('claims declared bytes and gives them back exactly once', () => {
@@ -43,27 +42,5 @@ describe('ParsingClaim', () => {
     c.release()
     expect(c.take(10)).toBe(false)
     expect(budget.bytesInUse).toBe(0)
-  })
-})
-
-describe('clientErrorResponse', () => {
-  it.each([
-    ['HPE_HEADER_OVERFLOW', 431, 'headers_too_large'],
-    ['ERR_HTTP_REQUEST_TIMEOUT', 408, 'request_timeout'],
-    ['HPE_INVALID_METHOD', 400, null],
-    [undefined, 400, null]
-  ])('%s is a complete %i answer in OpenAI\'s shape', (code, status, openaiCode) => {
-    const text = clientErrorResponse(code)
-    const [head, body] = text.split('\r\n\r\n') as [string, string]
-    const lines = head.split('\r\n')
-    expect(lines[0]).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `))
-    expect(lines).toContain('content-type: application/json')
-    expect(lines).toContain('connection: close')
-    expect(lines).toContain(`content-length: ${Buffer.byteLength(body)}`)
-    const json = JSON.parse(body) as { error: { message: string, type: string, code: string | null, param: null } }
-    expect(json.error.type).toBe('invalid_request_error')
-    expect(json.error.code).toBe(openaiCode)
-    expect(json.error.param).toBeNull()
-    expect(json.error.message.length).toBeGreaterThan(0)
   })
 })
