@@ -106,6 +106,8 @@ declare module 'fastify' {
     draining: boolean
     /** Requests whose response has not closed yet (the drain waits for these). */
     inflight: number
+    /** Failed admin-key attempts per address, for every route that takes the admin key. */
+    adminThrottle: AuthThrottle
   }
 }
 
@@ -185,6 +187,7 @@ export async function buildApp (config: GatewayConfig, deps: GatewayDeps): Promi
   })
   // One count of failed admin-key attempts per address, wherever the admin key is accepted.
   const adminThrottle = new AuthThrottle()
+  app.decorate('adminThrottle', adminThrottle)
   await app.register(metricsPlugin, { metrics: deps.metrics, token: config.METRICS_TOKEN, adminKey: config.ADMIN_KEY, throttle: adminThrottle })
   await app.register(adminPlugin, {
     prefix: '/admin',

@@ -73,15 +73,19 @@ export class AuthThrottle {
   }
 }
 
+/** Throws 429 (with when to retry) while `address` is throttled. */
+export function refuseThrottled (throttle: AuthThrottle, address: string): void {
+  const wait = throttle.blockedFor(address)
+  if (wait > 0) throw gatewayError('GW_ERR_ADMIN_THROTTLED', [], { headers: { 'retry-after': String(Math.ceil(wait / 1000)) } })
+}
+
 /**
- * One authentication attempt from `address`: refused with 429 (and when to retry) while
- * the address is throttled, without running `check`; else `check`'s verdict, a failure
- * counted.
+ * One authentication attempt from `address`: refused with 429 while the address is
+ * throttled, without running `check`; else `check`'s verdict, a failure counted.
  * @example if (!admitThrottled(throttle, request.ip, () => secretEquals(token, key))) throw gatewayError('GW_ERR_ADMIN_UNAUTHORIZED')
  */
 export function admitThrottled (throttle: AuthThrottle, address: string, check: () => boolean): boolean {
-  const wait = throttle.blockedFor(address)
-  if (wait > 0) throw gatewayError('GW_ERR_ADMIN_THROTTLED', [], { headers: { 'retry-after': String(Math.ceil(wait / 1000)) } })
+  refuseThrottled(throttle, address)
   if (check()) return true
   throttle.fail(address)
   return false

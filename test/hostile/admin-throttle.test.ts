@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startMockUpstream, type MockUpstream } from '../../src/mock/upstream.js'
-import { ATTACK_ADMIN, startGatewayProcess, type GatewayProcess } from '../helpers/attack.js'
+import { ATTACK_ADMIN, ATTACK_KEY, startGatewayProcess, type GatewayProcess } from '../helpers/attack.js'
 import { underAttack } from './raw-client.js'
 
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef'
@@ -68,5 +68,14 @@ describe('admin authentication throttle', () => {
     const from = '127.0.0.4'
     for (let i = 0; i < 10; i++) expect((await get(g.url, '/metrics', from, `guess-${i}`)).status).toBe(401)
     expectThrottled(await get(g.url, '/admin/keys', from, ATTACK_ADMIN))
+  })
+
+  it('the Usage API takes the admin key, so it shares the count; a client key there is not a guess', async () => {
+    const usage = '/v1/organization/usage/completions?start_time=1767225600'
+    for (let i = 0; i < 20; i++) expect((await get(g.url, usage, '127.0.0.5', ATTACK_KEY)).status).toBe(403)
+    expect((await get(g.url, usage, '127.0.0.5', ATTACK_ADMIN)).status).toBe(200)
+    for (let i = 0; i < 10; i++) expect((await get(g.url, usage, '127.0.0.6', `guess-${i}`)).status).toBe(401)
+    expectThrottled(await get(g.url, usage, '127.0.0.6', ATTACK_ADMIN))
+    expectThrottled(await get(g.url, '/admin/keys', '127.0.0.6', ATTACK_ADMIN))
   })
 })
