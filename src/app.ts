@@ -209,6 +209,9 @@ export async function buildApp (config: GatewayConfig, deps: GatewayDeps): Promi
       if (error.status >= 500 && error.code !== 'GW_ERR_PARSING_BUSY') deps.log.error({ reqId: request.id, err: error.cause ?? error }, error.message)
       recordRefusal((_req, handler) => { refuse(handler, error) })(refusedRequest<Principal>(request, request.principal ?? UNAUTHENTICATED), IGNORE)
       reply.code(error.status).headers(error.headers).header('content-type', 'application/json')
+      // Refused before its body arrived (no key, no budget): closing beats reading and
+      // discarding what is still coming, which could be gigabytes.
+      if (!request.raw.complete) reply.header('connection', 'close')
       return error.toJSON()
     })
     await v1.register(proxyPlugin<KeyPrincipal>, {

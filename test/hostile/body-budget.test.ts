@@ -129,13 +129,14 @@ describe('request bodies: the parsing budget, and no reading before authenticati
         const a = await c.answer()
         expect(a.status).toBe(401)
         expect(openaiError(a).code).toBe('invalid_api_key')
-        // Then the rest as fast as the gateway takes it, watching its memory.
+        // Then the rest as fast as the gateway takes it, watching its memory, until it hangs up.
         while (sent < total && !c.isClosed()) {
           if (!c.socket.write(piece)) await drained(c)
           sent += PIECE
           if (sent % (2 * MiB) === 0) peak = Math.max(peak, g.rss() - w.rssStart)
         }
-        expect(sent).toBe(total)
+        // The gateway closed the connection instead of reading the rest.
+        expect(sent).toBeLessThan(total)
         c.socket.destroy()
         await c.closed
       }))
