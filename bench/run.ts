@@ -28,6 +28,7 @@ import { runSoak } from './soak.js'
  *   --candidate FILE    also: a gateway from another build (FILE = its dist/src/main.js),
  *                       embedded store, as one more peer: A/B of a change under equal noise
  *   --candidate-name S  its row's name (default "candidate build, embedded")
+ *   --candidate-redis   the candidate also on Redis, as one more peer (its name + ", Redis")
  *   --no-fixed          skip the fixed-rate runs (latency, TTFB)
  *   --no-write          do not touch bench/README.md
  */
@@ -98,12 +99,12 @@ async function main (): Promise<void> {
       { name: 'bare Node relay', url: bare.url, pid: bare.pid, rounds: [], result: { name: 'bare Node relay' } },
       { name: 'gateway, embedded store', url: gwEmbedded.url, pid: gwEmbedded.pid, rounds: [], result: { name: 'gateway, embedded store' } }
     ]
-    const candidate = process.argv[process.argv.indexOf('--candidate') + 1]
-    if (flag('--candidate') && candidate !== undefined) {
+    const candidate = flag('--candidate') ? process.argv[process.argv.indexOf('--candidate') + 1] : undefined
+    const candidateName = flag('--candidate-name') ? process.argv[process.argv.indexOf('--candidate-name') + 1]! : 'candidate build, embedded'
+    if (candidate !== undefined) {
       const gw = await startGateway('gateway (candidate)', { origin: origin.url, main: candidate })
       children.push(gw)
-      const name = flag('--candidate-name') ? process.argv[process.argv.indexOf('--candidate-name') + 1]! : 'candidate build, embedded'
-      peers.push({ name, url: gw.url, pid: gw.pid, candidate: true, rounds: [], result: { name } })
+      peers.push({ name: candidateName, url: gw.url, pid: gw.pid, candidate: true, rounds: [], result: { name: candidateName } })
     }
     if (!flag('--no-redis')) {
       const redis = await startBenchRedis()
@@ -111,6 +112,14 @@ async function main (): Promise<void> {
       const gwRedis = await startGateway('gateway (redis)', { origin: origin.url, redisUrl: redis.url })
       children.push(gwRedis)
       peers.push({ name: 'gateway, Redis', url: gwRedis.url, pid: gwRedis.pid, helperPid: redis.pid, rounds: [], result: { name: 'gateway, Redis' } })
+      if (candidate !== undefined && flag('--candidate-redis')) {
+        // Same redis-server: both builds' state lives under the same bench key, which only
+        // shares its (never reached) limits.
+        const gw = await startGateway('gateway (candidate, redis)', { origin: origin.url, redisUrl: redis.url, main: candidate })
+        children.push(gw)
+        const name = candidateName.replace(/, embedded$/, '') + ', Redis'
+        peers.push({ name, url: gw.url, pid: gw.pid, helperPid: redis.pid, candidate: true, rounds: [], result: { name } })
+      }
     }
     const features: string[] = []
     for (const p of peers) {
