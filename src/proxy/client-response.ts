@@ -35,7 +35,8 @@ export class ClientResponse implements ResponseHandler {
       controller.abort(new Error('the client left'))
       return
     }
-    this.res.once('close', this.onClose)
+    // `on`, not `once`: no wrapper function per request (finish() takes it off).
+    this.res.on('close', this.onClose)
   }
 
   onResponseStart (_controller: Controller, head: ResponseHead): void {
