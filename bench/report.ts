@@ -15,6 +15,9 @@ export interface PeerResult {
   /** Latency at a fixed rate, µs (absolute). */
   latP50Us?: number
   latP99Us?: number
+  /** Proxy CPU per request / per stream during the fixed-rate runs, µs. */
+  fixedNsCpuUs?: number
+  fixedStreamCpuUs?: number
   /** CPU of a helper process (Redis) per non-stream request / per stream, µs. */
   helperNsCpuUs?: number
   helperStreamCpuUs?: number
@@ -59,6 +62,24 @@ export function resultsTable (peers: readonly PeerResult[], rate: number): strin
       isDirect ? `(${ms(p.latP50Us)} / ${ms(p.latP99Us)} absolute)` : `${ms(added(p.latP50Us, direct?.latP50Us))} / ${ms(added(p.latP99Us, direct?.latP99Us))}`,
       ''
     ].join(' | ').trim())
+  }
+  return lines.join('\n')
+}
+
+/**
+ * Proxy CPU per request at the fixed rate: the same work as at full load, but every peer
+ * wakes up for each request alike, so a loaded machine shifts how much each wake-up
+ * batches less than it does at full load (a second view of the same ratio).
+ */
+export function fixedCpuTable (peers: readonly PeerResult[], rate: number): string {
+  const bare = peers.find((p) => p.name.startsWith('bare'))
+  const lines = [
+    `| peer | proxy CPU per request @${rate} req/s (× bare) | proxy CPU per stream @${rate} streams/s (× bare) |`,
+    '|---|---|---|'
+  ]
+  for (const p of peers) {
+    if (p.fixedNsCpuUs === undefined && p.fixedStreamCpuUs === undefined) continue
+    lines.push(`| ${p.name} | ${us(p.fixedNsCpuUs)}${ratio(p.fixedNsCpuUs, bare?.fixedNsCpuUs)} | ${us(p.fixedStreamCpuUs)}${ratio(p.fixedStreamCpuUs, bare?.fixedStreamCpuUs)} |`)
   }
   return lines.join('\n')
 }

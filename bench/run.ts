@@ -8,7 +8,7 @@ import { fixedRate, maxThroughput, type BenchRequest } from './load.js'
 import { startOrigin } from './origin.js'
 import { hasTaskset, LOAD_CORE, pinSelf, type Child } from './processes.js'
 import { startBenchRedis } from './redis.js'
-import { median, resultsTable, writeResultsBlock, type PeerResult } from './report.js'
+import { fixedCpuTable, median, resultsTable, writeResultsBlock, type PeerResult } from './report.js'
 import { runSlowStreams } from './slow-streams.js'
 import { runSoak } from './soak.js'
 
@@ -19,15 +19,17 @@ import { runSoak } from './soak.js'
  * and writes it to bench/README.md.
  *
  *   --quick             ~1 minute: 1 round of 2 s, 3 s at the fixed rate
- *   --rounds N          rounds of the max-throughput runs (default 3)
- *   --duration S        seconds per max-throughput run (default 5)
+ *   --rounds N          rounds of the max-throughput runs (default 6)
+ *   --duration S        seconds per max-throughput run (default 3)
  *   --rate R            fixed rate, requests (streams) per second (default 300)
  *   --slow-streams N    also: N concurrent slow streams, one event a second
  *   --soak S            also: S seconds at a steady rate, RSS and event-loop lag curve
  *   --no-redis          skip the Redis variant
  *   --candidate FILE    also: a gateway from another build (FILE = its dist/src/main.js),
  *                       embedded store, as one more peer: A/B of a change under equal noise
- *   --candidate-name S  its row's name (default "candidate build, embedded")
+ *                       (may be given more than once)
+ *   --candidate-name S  its row's name (the n-th names the n-th candidate)
+ *   --candidate-redis   the candidate also on Redis, as one more peer (its name + ", Redis")
  *   --no-fixed          skip the fixed-rate runs (latency, TTFB)
  *   --no-write          do not touch bench/README.md
  */
@@ -39,8 +41,10 @@ function num (name: string, dflt: number): number {
 }
 
 const quick = flag('--quick')
-const rounds = num('--rounds', quick ? 1 : 3)
-const durationS = num('--duration', quick ? 2 : 5)
+// Many short rounds rather than a few long ones: on a shared machine the load of others
+// comes and goes within seconds, and finer interleaving spreads it over every peer alike.
+const rounds = num('--rounds', quick ? 1 : 6)
+const durationS = num('--duration', quick ? 2 : 3)
 const rate = num('--rate', 300)
 const rateMs = quick ? 3000 : 10_000
 const CONNECTIONS = 64
@@ -98,12 +102,14 @@ async function main (): Promise<void> {
       { name: 'bare Node relay', url: bare.url, pid: bare.pid, rounds: [], result: { name: 'bare Node relay' } },
       { name: 'gateway, embedded store', url: gwEmbedded.url, pid: gwEmbedded.pid, rounds: [], result: { name: 'gateway, embedded store' } }
     ]
-    const candidate = process.argv[process.argv.indexOf('--candidate') + 1]
-    if (flag('--candidate') && candidate !== undefined) {
-      const gw = await startGateway('gateway (candidate)', { origin: origin.url, main: candidate })
+    // --candidate may be given more than once; the n-th --candidate-name names the n-th.
+    const values = (name: string): string[] => process.argv.flatMap((a, i) => a === name && process.argv[i + 1] !== undefined ? [process.argv[i + 1]!] : [])
+    const names = values('--candidate-name')
+    const candidates = values('--candidate').map((main, i) => ({ main, name: names[i] ?? `candidate build ${i + 1}, embedded` }))
+    for (const c of candidates) {
+      const gw = await startGateway('gateway (candidate)', { origin: origin.url, main: c.main })
       children.push(gw)
-      const name = flag('--candidate-name') ? process.argv[process.argv.indexOf('--candidate-name') + 1]! : 'candidate build, embedded'
-      peers.push({ name, url: gw.url, pid: gw.pid, candidate: true, rounds: [], result: { name } })
+      peers.push({ name: c.name, url: gw.url, pid: gw.pid, candidate: true, rounds: [], result: { name: c.name } })
     }
     if (!flag('--no-redis')) {
       const redis = await startBenchRedis()
@@ -111,6 +117,14 @@ async function main (): Promise<void> {
       const gwRedis = await startGateway('gateway (redis)', { origin: origin.url, redisUrl: redis.url })
       children.push(gwRedis)
       peers.push({ name: 'gateway, Redis', url: gwRedis.url, pid: gwRedis.pid, helperPid: redis.pid, rounds: [], result: { name: 'gateway, Redis' } })
+      for (const c of flag('--candidate-redis') ? candidates : []) {
+        // Same redis-server: the builds' state lives under the same bench key, which only
+        // shares its (never reached) limits.
+        const gw = await startGateway('gateway (candidate, redis)', { origin: origin.url, redisUrl: redis.url, main: c.main })
+        children.push(gw)
+        const name = c.name.replace(/, embedded$/, '') + ', Redis'
+        peers.push({ name, url: gw.url, pid: gw.pid, helperPid: redis.pid, candidate: true, rounds: [], result: { name } })
+      }
     }
     const features: string[] = []
     for (const p of peers) {
@@ -146,11 +160,12 @@ async function main (): Promise<void> {
 
     for (const [kind, req] of flag('--no-fixed') ? [] : [['non-stream', chat], ['stream', stream]] as const) {
       for (const p of peers) {
-        const f = await fixedRate(p.url, req, rate, rateMs)
+        const { cpuUs, result: f } = await measureCpu(p.pid, () => fixedRate(p.url, req, rate, rateMs))
         if (f.failed > 0) log(`  WARNING ${p.name} fixed-rate ${kind}: ${f.failed} failed`)
-        if (kind === 'non-stream') Object.assign(p.result, { latP50Us: f.latencyUs.p50, latP99Us: f.latencyUs.p99 })
-        else Object.assign(p.result, { ttfbP50Us: f.ttfbUs.p50, ttfbP99Us: f.ttfbUs.p99 })
-        log(`  ${rate}/s ${kind.padEnd(10)} ${p.name.padEnd(24)} ${kind === 'stream' ? 'ttfb' : 'latency'} p50 ${((kind === 'stream' ? f.ttfbUs : f.latencyUs).p50 / 1000).toFixed(3)} ms  p99 ${((kind === 'stream' ? f.ttfbUs : f.latencyUs).p99 / 1000).toFixed(3)} ms  (${f.ok}/${f.sent})`)
+        const cpu = cpuUs === undefined || f.ok === 0 ? undefined : cpuUs / f.ok
+        if (kind === 'non-stream') Object.assign(p.result, { latP50Us: f.latencyUs.p50, latP99Us: f.latencyUs.p99, fixedNsCpuUs: cpu })
+        else Object.assign(p.result, { ttfbP50Us: f.ttfbUs.p50, ttfbP99Us: f.ttfbUs.p99, fixedStreamCpuUs: cpu })
+        log(`  ${rate}/s ${kind.padEnd(10)} ${p.name.padEnd(24)} ${kind === 'stream' ? 'ttfb' : 'latency'} p50 ${((kind === 'stream' ? f.ttfbUs : f.latencyUs).p50 / 1000).toFixed(3)} ms  p99 ${((kind === 'stream' ? f.ttfbUs : f.latencyUs).p99 / 1000).toFixed(3)} ms  (${f.ok}/${f.sent})${cpu === undefined ? '' : `  cpu ${cpu.toFixed(1)} µs/req`}`)
       }
     }
 
@@ -167,7 +182,8 @@ async function main (): Promise<void> {
         helperStreamCpuUs: m('helperStreamCpuUs')
       })
     }
-    const table = resultsTable(peers.map((p) => p.result), rate)
+    const fixedCpu = fixedCpuTable(peers.map((p) => p.result), rate)
+    const table = resultsTable(peers.map((p) => p.result), rate) + (fixedCpu.split('\n').length > 2 ? `\n\n${fixedCpu}` : '')
     const loadAfter = loadavg()
     const commit = gitCommit()
     const notes = [

@@ -1,5 +1,6 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import pino from 'pino'
 import { bearerToken } from '../../src/auth/authenticate.js'
@@ -24,7 +25,8 @@ export async function authBench (timeMs?: number): Promise<string> {
   const header = `Bearer ${secret}`
   const out = group('Key lookup', [
     { name: 'bearerToken', fn: () => bearerToken(header) },
-    { name: 'hashKey (SHA-256 hex)', fn: () => hashKey(secret) },
+    { name: 'before: createHash(sha256).update().digest(hex)', fn: () => createHash('sha256').update(secret).digest('hex') },
+    { name: 'hashKey: one-shot crypto.hash (SHA-256 hex)', fn: () => hashKey(secret) },
     { name: 'resolve: config-file key', fn: () => resolver.resolve(staticSecret) },
     { name: 'resolve: stored key, cached', fn: () => resolver.resolve(secret) }
   ], timeMs)

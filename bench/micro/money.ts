@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
-import { openJournal } from '../../src/metering/journal.js'
+import { openJournal, toLine } from '../../src/metering/journal.js'
 import { bufferedLedger } from '../../src/metering/ledger.js'
 import { sqliteLedgerStore } from '../../src/metering/ledger-sqlite.js'
 import { createPriceTable } from '../../src/metering/pricing.js'
@@ -48,6 +48,8 @@ export async function moneyBench (timeMs?: number): Promise<string> {
 
   const admission = createMemoryAdmission(plain.spentNow!)
   const key: Subject = { scope: 'key', id: 'key_bench', name: 'bench', rpm: null, tpm: 1_000_000_000, maxConcurrency: null, budget: { nanos: 1e15, period: 'month' } }
+  // Millions of calls a second: a tpm that the timed loop cannot use up.
+  const roomy: Subject = { ...key, id: 'key_bench_sync', tpm: 1e13 }
   const claim = claimOf(inputEstimate(bodyBytes, true), outputReservation(requestedMaxOutput(json), undefined, 4096), prices.resolve(json.model))
   const out = [
     group('Reservation claim (pure)', [
@@ -60,6 +62,20 @@ export async function moneyBench (timeMs?: number): Promise<string> {
         if (d.allowed) await admission.settle(d.ticket, { tokens: 1500, nanos: 6_265_000 })
       })
     ].join('\n'),
+    // What the limits interceptor calls now for the embedded backend: no promise, no microtask.
+    group('Embedded admission with budget + tpm, decided in the same turn', [
+      {
+        name: 'admitNow + settleNow (spend read, check, reservation, release)',
+        fn: () => {
+          const d = admission.admitNow!([roomy], claim)
+          return d.allowed ? admission.settleNow!(d.ticket, { tokens: 1500, nanos: 6_265_000 }) : d
+        }
+      }
+    ], timeMs),
+    group('Journal line of a usage record', [
+      { name: 'before: JSON.stringify of the field array', fn: () => JSON.stringify([record.keyId, record.keyName, record.teamId ?? null, record.model, record.inputTokens, record.cachedInputTokens, record.outputTokens, record.reasoningTokens, record.costNanos, record.cacheHit ? 1 : 0, record.savedNanos, record.estimated ? 1 : 0, record.atMs]) + '\n' },
+      { name: 'toLine: string fields encoded once per key × model', fn: () => toLine(record) }
+    ], timeMs),
     group('Usage record into the ledger', [
       { name: 'ledger.record, no journal', fn: () => { plain.record(record); flushEvery(plain) } },
       { name: 'ledger.record + journal append (JSON line + write(2))', fn: () => { journaled.record(record); flushEvery(journaled) } }

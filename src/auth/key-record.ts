@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { z } from 'zod'
 import { budgetPeriodSchema } from '../config/schema.js'
 import type { TeamLimits } from './principal.js'
@@ -39,7 +39,8 @@ export type KeyRecord = z.infer<typeof keyRecordSchema>
  * and it would put milliseconds of CPU on every request.
  */
 export function hashKey (secret: string): string {
-  return createHash('sha256').update(secret).digest('hex')
+  // One-shot: no Hash object per request (~3× cheaper than createHash, bench/micro/auth.ts).
+  return hash('sha256', secret, 'hex')
 }
 
 /** True when the key may be used at `nowMs`: not revoked and not expired. */

@@ -35,9 +35,27 @@ export interface Journal {
 /** The fields a ledger row needs, in a fixed order (short lines, cheap to write and parse). */
 type Line = [keyId: string, keyName: string, teamId: string | null, model: string, input: number, cached: number, output: number, reasoning: number, cost: number, hit: 0 | 1, saved: number, estimated: 0 | 1, atMs: number]
 
-function toLine (r: UsageRecord): string {
-  const l: Line = [r.keyId, r.keyName, r.teamId ?? null, r.model, r.inputTokens, r.cachedInputTokens, r.outputTokens, r.reasoningTokens, r.costNanos, r.cacheHit ? 1 : 0, r.savedNanos, r.estimated ? 1 : 0, r.atMs]
-  return JSON.stringify(l) + '\n'
+/** The last record's string fields, JSON-encoded: requests of one key and model repeat them. */
+let prefixOf: { keyId: string, keyName: string, teamId: string | null, model: string, json: string } | undefined
+
+/**
+ * The same bytes as `JSON.stringify(line) + '\n'` (test/unit), with the string fields
+ * encoded once per key × model rather than per record (bench/micro/money.ts).
+ */
+export function toLine (r: UsageRecord): string {
+  const teamId = r.teamId ?? null
+  let p = prefixOf
+  if (p === undefined || p.keyId !== r.keyId || p.keyName !== r.keyName || p.teamId !== teamId || p.model !== r.model) {
+    const json = `[${JSON.stringify(r.keyId)},${JSON.stringify(r.keyName)},${JSON.stringify(teamId)},${JSON.stringify(r.model)},`
+    prefixOf = p = { keyId: r.keyId, keyName: r.keyName, teamId, model: r.model, json }
+  }
+  // Integers and flags only from here on: no escaping needed.
+  return `${p.json}${num(r.inputTokens)},${num(r.cachedInputTokens)},${num(r.outputTokens)},${num(r.reasoningTokens)},${num(r.costNanos)},${r.cacheHit ? 1 : 0},${num(r.savedNanos)},${r.estimated ? 1 : 0},${num(r.atMs)}]\n`
+}
+
+/** A number as JSON writes it (NaN and infinities become null there). */
+function num (n: number): string | number {
+  return Number.isFinite(n) ? n : 'null'
 }
 
 /** A journal line back to a record (the fields metrics and logs need are not kept: replay only feeds the ledger). */

@@ -329,12 +329,8 @@ class BufferedLedger implements SpendLedger {
   private localSpend (scope: 'key' | 'team', id: string, period: BudgetPeriod, nowMs: number): number {
     const { from, to } = periodDays(period, nowMs)
     let sum = 0
-    const add = (r: LedgerRow): void => {
-      if ((scope === 'key' ? r.keyId : r.teamId) !== id) return
-      if ((from === undefined || r.day >= from) && (to === undefined || r.day <= to)) sum += r.costNanos
-    }
-    for (const row of this.pending.values()) add(row)
-    for (const b of this.queue) for (const row of b.rows) add(row)
+    for (const row of this.pending.values()) sum += spendIn(row, scope, id, from, to)
+    for (const b of this.queue) for (const row of b.rows) sum += spendIn(row, scope, id, from, to)
     return sum
   }
 
@@ -345,6 +341,12 @@ class BufferedLedger implements SpendLedger {
     for (const b of this.queue) for (const row of b.rows) if (keep(row)) out.push({ ...row })
     return out
   }
+}
+
+/** A row's cost when it is the subject's and its day is in [from, to] (bounds undefined = open), else 0. */
+function spendIn (r: LedgerRow, scope: 'key' | 'team', id: string, from: string | undefined, to: string | undefined): number {
+  if ((scope === 'key' ? r.keyId : r.teamId) !== id) return 0
+  return (from === undefined || r.day >= from) && (to === undefined || r.day <= to) ? r.costNanos : 0
 }
 
 /** The row of `r` in a map of rows being built. */

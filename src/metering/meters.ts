@@ -3,6 +3,8 @@ import type { Metrics } from '../metrics/metrics.js'
 import { nanosToUsd } from './money.js'
 import type { UsageRecord } from './record.js'
 
+type TokenType = 'input' | 'cached_input' | 'output' | 'reasoning'
+
 /** Distinct unpriced model names shown as labels before the rest become `other`. */
 const MAX_UNPRICED_LABELS = 100
 
@@ -27,21 +29,32 @@ export function usageMeters (metrics: Metrics) {
     return model
   }
 
-  const tokens = (model: string, key: string, type: string, n: number): void => {
-    if (n > 0) child(`t\0${model}\0${key}\0${type}`, () => counterCell(metrics.tokens, { model, key, type })).inc(n)
+  // The cells of one model × key, found with one lookup per record (not one per counter);
+  // each made on first use, so a series appears only once it has something to count.
+  interface Row { tokens: Record<TokenType, CounterCell | undefined>, cost: CounterCell | undefined, saved: CounterCell | undefined }
+  const rows = new Map<string, Row>()
+  const rowOf = (model: string, key: string): Row => {
+    const id = model + '\0' + key
+    let row = rows.get(id)
+    if (row === undefined) rows.set(id, row = { tokens: { input: undefined, cached_input: undefined, output: undefined, reasoning: undefined }, cost: undefined, saved: undefined })
+    return row
+  }
+  const tokens = (row: Row, model: string, key: string, type: TokenType, n: number): void => {
+    if (n > 0) (row.tokens[type] ??= counterCell(metrics.tokens, { model, key, type })).inc(n)
   }
 
   return {
     observe (r: UsageRecord, estimateReason: string | undefined): void {
       const { label, keyName: key } = r
+      const row = rowOf(label, key)
       if (r.cacheHit) {
-        if (r.savedNanos > 0) child(`s\0${label}\0${key}`, () => counterCell(metrics.cacheSaved, { model: label, key })).inc(nanosToUsd(r.savedNanos))
+        if (r.savedNanos > 0) (row.saved ??= counterCell(metrics.cacheSaved, { model: label, key })).inc(nanosToUsd(r.savedNanos))
       } else {
-        tokens(label, key, 'input', r.inputTokens)
-        tokens(label, key, 'cached_input', r.cachedInputTokens)
-        tokens(label, key, 'output', r.outputTokens)
-        tokens(label, key, 'reasoning', r.reasoningTokens)
-        if (r.costNanos > 0) child(`c\0${label}\0${key}`, () => counterCell(metrics.cost, { model: label, key })).inc(nanosToUsd(r.costNanos))
+        tokens(row, label, key, 'input', r.inputTokens)
+        tokens(row, label, key, 'cached_input', r.cachedInputTokens)
+        tokens(row, label, key, 'output', r.outputTokens)
+        tokens(row, label, key, 'reasoning', r.reasoningTokens)
+        if (r.costNanos > 0) (row.cost ??= counterCell(metrics.cost, { model: label, key })).inc(nanosToUsd(r.costNanos))
         const team = r.teamName
         if (r.costNanos > 0 && team) child(`tc\0${team}\0${label}`, () => counterCell(metrics.teamCost, { team, model: label })).inc(nanosToUsd(r.costNanos))
       }

@@ -70,12 +70,22 @@ export function utcDay (ms: number): string {
 }
 
 /** The first and last day of a budget period containing `nowMs` (undefined bounds = all time). */
-export function periodDays (period: BudgetPeriod, nowMs: number): { from: string | undefined, to: string | undefined } {
+export function periodDays (period: BudgetPeriod, nowMs: number): { readonly from: string | undefined, readonly to: string | undefined } {
   const day = utcDay(nowMs)
-  if (period === 'day') return { from: day, to: day }
-  if (period === 'month') return { from: day.slice(0, 8) + '01', to: day.slice(0, 8) + '31' }
-  return { from: undefined, to: undefined }
+  if (period === 'total') return ALL_TIME
+  // Budgets read this twice per request: the bounds are made once per day, not per call.
+  if (day !== boundsDay) {
+    boundsDay = day
+    dayBounds = { from: day, to: day }
+    monthBounds = { from: day.slice(0, 8) + '01', to: day.slice(0, 8) + '31' }
+  }
+  return period === 'day' ? dayBounds : monthBounds
 }
+
+const ALL_TIME = { from: undefined, to: undefined } as const
+let boundsDay = ''
+let dayBounds: { readonly from: string, readonly to: string } = { from: '', to: '' }
+let monthBounds = dayBounds
 
 export function emptyRow (keyId: string, keyName: string, model: string, day: string, teamId: string | null = null): LedgerRow {
   return { keyId, keyName, teamId, model, day, requests: 0, inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, costNanos: 0, cacheHits: 0, savedNanos: 0, estimated: 0 }

@@ -1,4 +1,4 @@
-import type { Counter, Histogram } from 'prom-client'
+import type { Counter, Gauge, Histogram } from 'prom-client'
 
 /**
  * Metric cells: one label set of a prom-client counter or histogram, resolved once and
@@ -12,6 +12,7 @@ import type { Counter, Histogram } from 'prom-client'
  */
 export interface CounterCell { inc (n?: number): void }
 export interface HistogramCell { observe (v: number): void }
+export interface GaugeCell { set (v: number): void }
 
 interface CounterEntry { value: number, labels: object }
 interface HistogramEntry { labels: object, bucketValues: Record<string, number>, sum: number, count: number }
@@ -41,6 +42,29 @@ export function histogramCell<T extends string> (histogram: Histogram<T>, labels
       }
       entry.sum += v
       entry.count += 1
+    }
+  }
+}
+
+/**
+ * A gauge's `set()` replaces its entry object, so the cell keeps the entry's key (the
+ * label hash, found once) rather than the entry: whoever else sets the same labels, the
+ * cell writes where prom-client reads.
+ */
+export function gaugeCell<T extends string> (gauge: Gauge<T>, labels: Record<T, string>): GaugeCell {
+  gauge.set(labels, 0)
+  const internals = gauge as unknown as Internals<CounterEntry>
+  const map = internals.hashMap
+  let key: string | undefined
+  if (map !== undefined) for (const k in map) if (map[k]!.labels === labels) key = k
+  if (map === undefined || key === undefined) return { set: (v) => { gauge.set(labels, v) } }
+  const at = key
+  return {
+    set: (v) => {
+      // The map is read each time: `reset()` replaces it.
+      const e = internals.hashMap?.[at]
+      if (e !== undefined) e.value = v
+      else gauge.set(labels, v)
     }
   }
 }

@@ -1,7 +1,7 @@
 import type { BudgetPeriod } from '../config/schema.js'
 import { refill, resetMs, takeRequest, WINDOW_MS, type Bucket } from './bucket.js'
 import { bucketView } from './limiter.js'
-import { REFUSAL_ORDER, type Actual, type Admission, type AdmissionDecision, type AdmissionLimit, type Subject, type SubjectView, type Ticket } from './admission.js'
+import { type Actual, type Admission, type AdmissionDecision, type AdmissionLimit, type Subject, type SubjectView, type Ticket } from './admission.js'
 import { admits, type Claim } from './reservation.js'
 
 /**
@@ -72,32 +72,32 @@ export function createMemoryAdmission (spendNow: SyncSpend, clock: () => number 
     for (const [k, st] of states) if (st.idleAt <= now && st.open.size === 0) states.delete(k)
   }
 
+  // Limits are checked in REFUSAL_ORDER, so the first that fails is the one named (no Set per check).
   const check = (s: Subject, st: State, claim: Claim, now: number): Check => {
-    const failed = new Set<AdmissionLimit>()
+    let refused: AdmissionLimit | undefined
     let retryMs = 0
     let spent: number | undefined
     if (s.budget !== null) {
       spent = spendNow(s.scope, s.id, s.budget.period, now)
-      if (!admits({ used: spent, open: st.openNanos, claim: claim.nanos, limit: s.budget.nanos })) failed.add('budget')
+      if (!admits({ used: spent, open: st.openNanos, claim: claim.nanos, limit: s.budget.nanos })) refused = 'budget'
     }
     const r = s.rpm !== null ? takeRequest(st.r, s.rpm, now) : undefined
     if (r !== undefined && !r.ok) {
-      failed.add('rpm')
+      refused ??= 'rpm'
       retryMs = Math.max(retryMs, r.retryMs)
     }
     const t = s.tpm !== null ? refill(st.t, s.tpm, now) : undefined
     if (t !== undefined && s.tpm !== null) {
       const full = s.tpm * WINDOW_MS
       if (!admits({ used: full - t.level, open: st.openTokens * WINDOW_MS, claim: claim.tokens * WINDOW_MS, limit: full })) {
-        failed.add('tpm')
+        refused ??= 'tpm'
         retryMs = Math.max(retryMs, tpmRetryMs(t.level, st.openTokens, claim.tokens, s.tpm))
       }
     }
     if (s.maxConcurrency !== null && st.open.size >= s.maxConcurrency) {
-      failed.add('concurrency')
+      refused ??= 'concurrency'
       retryMs = Math.max(retryMs, CONCURRENCY_RETRY_MS)
     }
-    const refused = REFUSAL_ORDER.find((l) => failed.has(l))
     return { refused, retryMs, r: r?.bucket, rOk: r?.ok === true, t, spent, held: st.openNanos }
   }
 
@@ -110,61 +110,65 @@ export function createMemoryAdmission (spendNow: SyncSpend, clock: () => number 
     inFlight: st.open.size
   })
 
+  const admitNow = (subjects: readonly Subject[], claim: Claim): AdmissionDecision => {
+    const now = Math.floor(clock())
+    sweep(now)
+    const states = subjects.map((s) => stateOf(s, now))
+    const checks = subjects.map((s, i) => check(s, states[i]!, claim, now))
+    const refusedBy = checks.findIndex((c) => c.refused !== undefined)
+    if (refusedBy >= 0) {
+      const c = checks[refusedBy]!
+      const budget = c.refused === 'budget'
+      return {
+        allowed: false,
+        refusedBy,
+        limit: c.refused!,
+        retryAfterMs: budget ? 0 : Math.max(...checks.map((x) => x.retryMs)),
+        claim,
+        views: subjects.map((s, i) => view(s, states[i]!, checks[i]!, checks[i]!.refused, false))
+      }
+    }
+    const ticket: Ticket = { id: `m${next++}`, subjects, claim }
+    const views = subjects.map((s, i) => {
+      const st = states[i]!
+      const c = checks[i]!
+      if (c.r !== undefined) st.r = c.r
+      if (c.t !== undefined) st.t = c.t
+      const held = { nanos: s.budget !== null ? claim.nanos : 0, tokens: s.tpm !== null ? claim.tokens : 0 }
+      st.open.set(ticket.id, held)
+      st.openNanos += held.nanos
+      st.openTokens += held.tokens
+      if (s.rpm !== null && st.r !== undefined) st.idleAt = Math.max(st.idleAt, now + resetMs(st.r.level, s.rpm))
+      return view(s, st, c, undefined, true)
+    })
+    return { allowed: true, ticket, views }
+  }
+
+  const settleNow = (ticket: Ticket, actual: Actual): Array<number | undefined> => {
+    const now = Math.floor(clock())
+    return ticket.subjects.map((s) => {
+      const st = stateOf(s, now)
+      const held = st.open.get(ticket.id)
+      if (held !== undefined) {
+        st.open.delete(ticket.id)
+        st.openNanos -= held.nanos
+        st.openTokens -= held.tokens
+      }
+      if (s.tpm !== null && actual.tokens > 0) {
+        const t = refill(st.t, s.tpm, now)
+        st.t = { level: t.level - Math.floor(actual.tokens) * WINDOW_MS, ts: t.ts }
+        st.idleAt = Math.max(st.idleAt, now + resetMs(st.t.level, s.tpm))
+      }
+      return s.budget !== null ? spendNow(s.scope, s.id, s.budget.period, now) : undefined
+    })
+  }
+
   return {
     kind: 'memory',
-    async admit (subjects, claim): Promise<AdmissionDecision> {
-      const now = Math.floor(clock())
-      sweep(now)
-      const states = subjects.map((s) => stateOf(s, now))
-      const checks = subjects.map((s, i) => check(s, states[i]!, claim, now))
-      const refusedBy = checks.findIndex((c) => c.refused !== undefined)
-      if (refusedBy >= 0) {
-        const c = checks[refusedBy]!
-        const budget = c.refused === 'budget'
-        return {
-          allowed: false,
-          refusedBy,
-          limit: c.refused!,
-          retryAfterMs: budget ? 0 : Math.max(...checks.map((x) => x.retryMs)),
-          claim,
-          views: subjects.map((s, i) => view(s, states[i]!, checks[i]!, checks[i]!.refused, false))
-        }
-      }
-      const ticket: Ticket = { id: `m${next++}`, subjects, claim }
-      const views = subjects.map((s, i) => {
-        const st = states[i]!
-        const c = checks[i]!
-        if (c.r !== undefined) st.r = c.r
-        if (c.t !== undefined) st.t = c.t
-        const held = { nanos: s.budget !== null ? claim.nanos : 0, tokens: s.tpm !== null ? claim.tokens : 0 }
-        st.open.set(ticket.id, held)
-        st.openNanos += held.nanos
-        st.openTokens += held.tokens
-        if (s.rpm !== null && st.r !== undefined) st.idleAt = Math.max(st.idleAt, now + resetMs(st.r.level, s.rpm))
-        return view(s, st, c, undefined, true)
-      })
-      return { allowed: true, ticket, views }
-    },
-
-    async settle (ticket: Ticket, actual: Actual) {
-      const now = Math.floor(clock())
-      return ticket.subjects.map((s) => {
-        const st = stateOf(s, now)
-        const held = st.open.get(ticket.id)
-        if (held !== undefined) {
-          st.open.delete(ticket.id)
-          st.openNanos -= held.nanos
-          st.openTokens -= held.tokens
-        }
-        if (s.tpm !== null && actual.tokens > 0) {
-          const t = refill(st.t, s.tpm, now)
-          st.t = { level: t.level - Math.floor(actual.tokens) * WINDOW_MS, ts: t.ts }
-          st.idleAt = Math.max(st.idleAt, now + resetMs(st.t.level, s.tpm))
-        }
-        return s.budget !== null ? spendNow(s.scope, s.id, s.budget.period, now) : undefined
-      })
-    },
-
+    admitNow,
+    settleNow,
+    async admit (subjects, claim) { return admitNow(subjects, claim) },
+    async settle (ticket, actual) { return settleNow(ticket, actual) },
     async close () {}
   }
 }

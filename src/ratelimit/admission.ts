@@ -95,6 +95,10 @@ export interface Admission {
   readonly kind: 'memory' | 'redis'
   admit (subjects: readonly Subject[], claim: Claim): Promise<AdmissionDecision>
   settle (ticket: Ticket, actual: Actual): Promise<ReadonlyArray<number | undefined>>
+  /** `admit`, done when it returns, where the backend can (memory): no promise per request. */
+  readonly admitNow?: (subjects: readonly Subject[], claim: Claim) => AdmissionDecision
+  /** `settle`, done when it returns (memory). */
+  readonly settleNow?: (ticket: Ticket, actual: Actual) => ReadonlyArray<number | undefined>
   close (): Promise<void>
 }
 

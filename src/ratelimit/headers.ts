@@ -5,10 +5,17 @@ import type { AdmissionDecision, Subject, SubjectView } from './admission.js'
 import { formatDuration } from './bucket.js'
 import type { BucketView } from './limiter.js'
 
+// Header names as constants: a template literal builds a new string on every request.
+const NAMES = {
+  requests: ['x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests'],
+  tokens: ['x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens']
+} as const
+
 function setTriple (headers: Record<string, string>, what: 'requests' | 'tokens', v: BucketView): void {
-  headers[`x-ratelimit-limit-${what}`] = String(v.limit)
-  headers[`x-ratelimit-remaining-${what}`] = String(v.remaining)
-  headers[`x-ratelimit-reset-${what}`] = formatDuration(v.resetMs)
+  const n = NAMES[what]
+  headers[n[0]] = String(v.limit)
+  headers[n[1]] = String(v.remaining)
+  headers[n[2]] = formatDuration(v.resetMs)
 }
 
 const LIMIT_TEXT = {

@@ -4,9 +4,10 @@ import type { Limits } from '../config/schema.js'
 import { GatewayError, gatewayError } from '../errors.js'
 import type { SpendLedger } from '../metering/ledger.js'
 import type { PriceTable } from '../metering/pricing.js'
+import { gaugeCell, type GaugeCell } from '../metrics/cells.js'
 import type { Metrics } from '../metrics/metrics.js'
-import { ForwardingHandler, refuse, type Controller, type GatewayRequest, type Interceptor, type ResponseEnd, type ResponseHandler, type ResponseHead } from '../proxy/interceptor.js'
-import { isLimited, type Admission, type Subject, type SubjectView, type Ticket } from './admission.js'
+import { ForwardingHandler, refuse, type Controller, type Dispatch, type GatewayRequest, type Interceptor, type ResponseEnd, type ResponseHandler, type ResponseHead } from '../proxy/interceptor.js'
+import { isLimited, type Admission, type AdmissionDecision, type Subject, type SubjectView, type Ticket } from './admission.js'
 import type { FailMode } from './fail-mode.js'
 import { admissionError, setViewHeaders } from './headers.js'
 import { keyLimits } from './key-limits.js'
@@ -80,17 +81,23 @@ export function limitsInterceptor (o: LimitsOptions): Interceptor<KeyPrincipal> 
     return claimOf(inputEstimate(req.body?.length ?? 0, req.json !== undefined), output, priced)
   }
 
+  // Gauge cells per subject (subjects are built once per key record): no label hashing per request.
+  const cells = new WeakMap<Subject, { budget?: GaugeCell, spent?: GaugeCell, remaining: GaugeCell }>()
   const gauges = (subjects: readonly Subject[], spent: ReadonlyArray<number | undefined>): void => {
     for (let i = 0; i < subjects.length; i++) {
       const s = subjects[i]!
       const n = spent[i]
       if (s.budget === null || n === undefined) continue
-      if (s.scope === 'key') {
+      let c = cells.get(s)
+      if (c === undefined) {
         const labels = { key: s.name, period: s.budget.period }
-        o.metrics.budget.set(labels, s.budget.nanos / 1e9)
-        o.metrics.budgetSpent.set(labels, n / 1e9)
+        const remaining = gaugeCell(o.metrics.budgetRemaining, { scope: s.scope, name: s.name })
+        c = s.scope === 'key' ? { budget: gaugeCell(o.metrics.budget, labels), spent: gaugeCell(o.metrics.budgetSpent, labels), remaining } : { remaining }
+        cells.set(s, c)
       }
-      o.metrics.budgetRemaining.set({ scope: s.scope, name: s.name }, Math.max(0, s.budget.nanos - n) / 1e9)
+      c.budget?.set(s.budget.nanos / 1e9)
+      c.spent?.set(n / 1e9)
+      c.remaining.set(Math.max(0, s.budget.nanos - n) / 1e9)
     }
   }
 
@@ -98,6 +105,8 @@ export function limitsInterceptor (o: LimitsOptions): Interceptor<KeyPrincipal> 
     if (o.admission.kind === 'redis' && o.ledger !== undefined) {
       for (const s of ticket.subjects) o.ledger.releaseWithNextBatch(s.scope, s.id, ticket.id)
     }
+    const settleNow = o.admission.settleNow
+    if (settleNow !== undefined) return gauges(ticket.subjects, settleNow(ticket, actual))
     o.admission.settle(ticket, actual).then((spent) => { gauges(ticket.subjects, spent) }, (err: unknown) => {
       // The reservation is released by the ledger's next write, or expires.
       o.failMode.failed(err, 'settle', false)
@@ -114,23 +123,36 @@ export function limitsInterceptor (o: LimitsOptions): Interceptor<KeyPrincipal> 
     return subjects
   }
 
+  const decided = (req: GatewayRequest<KeyPrincipal>, handler: ResponseHandler, next: Dispatch<KeyPrincipal>, subjects: readonly Subject[], d: AdmissionDecision): void => {
+    o.failMode.answered()
+    const headers: Record<string, string> = {}
+    setViewHeaders(headers, subjects, d)
+    gauges(subjects, d.views.map((v: SubjectView) => v.spentNanos))
+    if (!d.allowed) {
+      o.metrics.rateLimited.inc({ key: req.principal.key.name, limit: d.limit })
+      const err = admissionError(d, subjects[d.refusedBy]!, d.views[d.refusedBy]!)
+      Object.assign(err.headers, headers)
+      return refuse(handler, err)
+    }
+    next(req, new LimitsHandler(handler, headers, d.ticket, settle))
+  }
+
   return (next) => function limits (req, handler) {
     const subjects = subjectsFor(req.principal)
     // Keys without limits never touch a store, and cost no promise either.
     if (subjects.length === 0) return next(req, handler)
-    o.admission.admit(subjects, claimFor(req, subjects)).then((d) => {
-      o.failMode.answered()
-      const headers: Record<string, string> = {}
-      setViewHeaders(headers, subjects, d)
-      gauges(subjects, d.views.map((v: SubjectView) => v.spentNanos))
-      if (!d.allowed) {
-        o.metrics.rateLimited.inc({ key: req.principal.key.name, limit: d.limit })
-        const err = admissionError(d, subjects[d.refusedBy]!, d.views[d.refusedBy]!)
-        Object.assign(err.headers, headers)
-        return refuse(handler, err)
+    const claim = claimFor(req, subjects)
+    const admitNow = o.admission.admitNow
+    if (admitNow !== undefined) {
+      // The embedded backend decides in this turn: no promise and no microtask per request.
+      try {
+        decided(req, handler, next, subjects, admitNow(subjects, claim))
+      } catch (err) {
+        o.log.error({ err }, 'limits interceptor failed')
       }
-      next(req, new LimitsHandler(handler, headers, d.ticket, settle))
-    }, (err: unknown) => {
+      return
+    }
+    o.admission.admit(subjects, claim).then((d) => { decided(req, handler, next, subjects, d) }, (err: unknown) => {
       try {
         o.failMode.failed(err, 'acquire', true)
       } catch (refusal) {
