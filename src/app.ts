@@ -10,12 +10,14 @@ import type { Metrics } from './metrics/metrics.js'
 import type { UpstreamSet } from './upstreams/upstreams.js'
 import { authenticate, resolvePrincipal } from './auth/authenticate.js'
 import { adminPlugin } from './admin/plugin.js'
+import { AuthThrottle } from './admin/auth-throttle.js'
 import { healthPlugin } from './health/plugin.js'
 import { metricsPlugin } from './metrics/plugin.js'
 import { recorder } from './metrics/recorder.js'
 import { proxyPlugin, refusedRequest } from './proxy/plugin.js'
 import { clientRequestId } from './proxy/headers.js'
 import { canonicalRewrite, registerPathGuard } from './proxy/path-guard.js'
+import { limitParsing, serverLimitOptions } from './proxy/server-limits.js'
 import { compose, refuse, type Dispatch, type Interceptor, type Principal, type ResponseHandler } from './proxy/interceptor.js'
 import { gatewayError, toGatewayError } from './errors.js'
 import { pathAdmission, type PathAdmissionOptions } from './realtime/admission.js'
@@ -104,6 +106,8 @@ declare module 'fastify' {
     draining: boolean
     /** Requests whose response has not closed yet (the drain waits for these). */
     inflight: number
+    /** Failed admin-key attempts per address, for every route that takes the admin key. */
+    adminThrottle: AuthThrottle
   }
 }
 
@@ -130,6 +134,7 @@ export async function buildApp (config: GatewayConfig, deps: GatewayDeps): Promi
     // themselves), and a pino child per request is measurable (bench/micro/recorder.ts).
     childLoggerFactory: (logger) => logger,
     bodyLimit: config.MAX_BODY_BYTES,
+    ...serverLimitOptions(config),
     trustProxy: config.TRUST_PROXY,
     genReqId: (req) => clientRequestId(req.headers['x-request-id']) ?? newRequestId(),
     requestIdHeader: false,
@@ -180,10 +185,14 @@ export async function buildApp (config: GatewayConfig, deps: GatewayDeps): Promi
     checks: deps.features.filter((f) => f.ready !== undefined).map((f) => ({ name: f.name, ready: () => f.ready!() })),
     draining: () => app.draining
   })
-  await app.register(metricsPlugin, { metrics: deps.metrics, token: config.METRICS_TOKEN, adminKey: config.ADMIN_KEY })
+  // One count of failed admin-key attempts per address, wherever the admin key is accepted.
+  const adminThrottle = new AuthThrottle()
+  app.decorate('adminThrottle', adminThrottle)
+  await app.register(metricsPlugin, { metrics: deps.metrics, token: config.METRICS_TOKEN, adminKey: config.ADMIN_KEY, throttle: adminThrottle })
   await app.register(adminPlugin, {
     prefix: '/admin',
     adminKey: config.ADMIN_KEY,
+    throttle: adminThrottle,
     routes: deps.features.flatMap((f) => f.adminRoutes !== undefined ? [f.adminRoutes] : [])
   })
   await app.register(import('./ui/plugin.js'))
@@ -193,11 +202,16 @@ export async function buildApp (config: GatewayConfig, deps: GatewayDeps): Promi
   const recordRefusal = recorder<Principal>({ metrics: deps.metrics, log: deps.log, modelLabel: deps.modelLabel })
   await app.register(async (v1) => {
     v1.addHook('onRequest', authenticate(deps.keys))
+    limitParsing(v1, config.MAX_PARSING_BYTES, config.MAX_BODY_BYTES)
     v1.setErrorHandler(async (err, request, reply) => {
       const error = toGatewayError(err, config.MAX_BODY_BYTES)
-      if (error.status >= 500) deps.log.error({ reqId: request.id, err: error.cause ?? error }, error.message)
+      // A refusal for load is expected under attack: its request line is enough.
+      if (error.status >= 500 && error.code !== 'GW_ERR_PARSING_BUSY') deps.log.error({ reqId: request.id, err: error.cause ?? error }, error.message)
       recordRefusal((_req, handler) => { refuse(handler, error) })(refusedRequest<Principal>(request, request.principal ?? UNAUTHENTICATED), IGNORE)
       reply.code(error.status).headers(error.headers).header('content-type', 'application/json')
+      // Refused before its body arrived (no key, no budget): closing beats reading and
+      // discarding what is still coming, which could be gigabytes.
+      if (!request.raw.complete) reply.header('connection', 'close')
       return error.toJSON()
     })
     await v1.register(proxyPlugin<KeyPrincipal>, {

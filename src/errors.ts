@@ -117,7 +117,9 @@ const fastifyErrors: Record<string, (err: Error & { code?: string }, limit: numb
   FST_ERR_CTP_EMPTY_JSON_BODY: () => gatewayError('GW_ERR_INVALID_JSON', ['the body is empty']),
   FST_ERR_CTP_INVALID_MEDIA_TYPE: (e) => gatewayError('GW_ERR_UNSUPPORTED_MEDIA_TYPE', [e.message]),
   FST_ERR_CTP_INVALID_JSON_BODY: (e) => gatewayError('GW_ERR_INVALID_JSON', [e.message]),
-  FST_ERR_BAD_URL: () => gatewayError('GW_ERR_BAD_REQUEST', ['The URL is malformed.'])
+  FST_ERR_BAD_URL: () => gatewayError('GW_ERR_BAD_REQUEST', ['The URL is malformed.']),
+  // Node's error for a body the client stopped sending ("aborted"); any other reset is ours.
+  ECONNRESET: (e) => e.message === 'aborted' ? gatewayError('GW_ERR_CLIENT_CLOSED') : gatewayError('GW_ERR_INTERNAL', [], { cause: e })
 }
 
 /** Any thrown value → a GatewayError (unknown errors become GW_ERR_INTERNAL). */

@@ -1,8 +1,7 @@
-import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { gatewayError } from '../errors.js'
-import { redisPing, redisReady, type RedisClient } from '../store/redis.js'
-import { ADMIN_TIMEOUT_MS, subscribeChanges, withTimeout } from '../store/redis-changes.js'
+import type { RedisClient } from '../store/redis.js'
+import { openChangeConnections, RedisChangeStore, type ChangeConnections } from '../store/redis-changes.js'
 import { hashKey, keyRecordSchema, type KeyRecord } from './key-record.js'
 import { applyPatch, buildRecord, generateSecret, keyPrefix, type FoundKey, type KeyChange, type KeyPatch, type KeyStore, type NewKey } from './key-store.js'
 
@@ -112,41 +111,29 @@ function parse (json: string): KeyRecord {
  * @example const store = await createRedisKeyStore(ctx.redis, ctx.log)
  */
 export async function createRedisKeyStore (redis: RedisClient, log: Logger): Promise<KeyStore> {
-  const admin = withTimeout(redis, ADMIN_TIMEOUT_MS)
-  admin.on('error', () => {}) // the shared client and the subscriber already report outages
-  for (const client of [redis, admin]) {
+  const define = (client: RedisClient): void => {
     client.defineCommand('keysCreate', { numberOfKeys: 4, lua: CREATE })
     client.defineCommand('keysReplace', { numberOfKeys: 3, lua: REPLACE })
     client.defineCommand('keysFind', { numberOfKeys: 4, lua: FIND })
     client.defineCommand('keysRotate', { numberOfKeys: 5, lua: ROTATE })
   }
-  const events = new EventEmitter()
-  try {
-    await redisReady(admin)
-    return new RedisKeyStore(redis, admin, await subscribeChanges(redis, KEYS_CHANNEL, KINDS, log, events, 'key'), events, log)
-  } catch (err) {
-    admin.disconnect()
-    throw err
-  }
+  define(redis)
+  return new RedisKeyStore(redis, await openChangeConnections(redis, KEYS_CHANNEL, KINDS, log, 'key', define), log)
 }
 
-class RedisKeyStore implements KeyStore {
+class RedisKeyStore extends RedisChangeStore<KeyChange> implements KeyStore {
   readonly kind = 'redis'
 
-  constructor (
-    private readonly redis: RedisClient,
-    private readonly admin: RedisClient,
-    private readonly subscriber: RedisClient,
-    private readonly events: EventEmitter,
-    private readonly log: Logger
-  ) {}
+  constructor (redis: RedisClient, connections: ChangeConnections, log: Logger) {
+    super(redis, connections, log, KEYS_CHANNEL, 'key')
+  }
 
   async create (input: NewKey): Promise<{ record: KeyRecord, secret: string }> {
     const secret = generateSecret()
     const record = buildRecord(input, secret)
     const done = await (this.admin as unknown as Commands).keysCreate(RECORDS, BY_HASH, NAMES, HASH_OF, record.id, hashKey(secret), record.name, JSON.stringify(record))
     if (done === 0) throw gatewayError('GW_ERR_KEY_NAME_TAKEN', [input.name], { param: 'name' })
-    await this.#publish({ id: record.id, kind: 'created' })
+    await this.publish({ id: record.id, kind: 'created' })
     return { record, secret }
   }
 
@@ -179,7 +166,7 @@ class RedisKeyStore implements KeyStore {
       const until = graceSeconds > 0 ? now + graceSeconds * 1000 : 0
       const done = await (this.admin as unknown as Commands).keysRotate(RECORDS, BY_HASH, NAMES, GRACE, HASH_OF, id, json, JSON.stringify(next), hashKey(secret), until, now)
       if (done === 1) {
-        await this.#publish({ id, kind: 'rotated' })
+        await this.publish({ id, kind: 'rotated' })
         return { record: next, secret }
       }
       if (attempt >= 10) throw new Error(`key ${id} changed concurrently too often`)
@@ -191,7 +178,7 @@ class RedisKeyStore implements KeyStore {
       if (r.revoked_at !== null) throw gatewayError('GW_ERR_KEY_REVOKED', [id])
       return applyPatch(r, patch)
     })
-    await this.#publish({ id, kind: 'updated' })
+    await this.publish({ id, kind: 'updated' })
     return next
   }
 
@@ -202,7 +189,7 @@ class RedisKeyStore implements KeyStore {
       changed = true
       return { ...r, revoked_at: new Date().toISOString() }
     })
-    if (changed) await this.#publish({ id, kind: 'revoked' })
+    if (changed) await this.publish({ id, kind: 'revoked' })
     return next
   }
 
@@ -220,33 +207,6 @@ class RedisKeyStore implements KeyStore {
       if (done === 0) throw gatewayError('GW_ERR_KEY_NAME_TAKEN', [next.name], { param: 'name' })
       if (attempt >= 10) throw new Error(`key ${id} changed concurrently too often`)
     }
-  }
-
-  async #publish (change: KeyChange): Promise<void> {
-    this.events.emit('change', change)
-    await this.admin.publish(KEYS_CHANNEL, `${change.kind}:${change.id}`).catch((err: Error) => {
-      this.log.warn({ err: err.message, id: change.id }, 'key change not published: other instances see it at their next refresh')
-    })
-  }
-
-  onChange (listener: (change: KeyChange) => void): () => void {
-    this.events.on('change', listener)
-    return () => { this.events.off('change', listener) }
-  }
-
-  onResync (listener: () => void): () => void {
-    this.events.on('resync', listener)
-    return () => { this.events.off('resync', listener) }
-  }
-
-  ready (): Promise<boolean> {
-    return redisPing(this.redis)
-  }
-
-  async close (): Promise<void> {
-    this.events.removeAllListeners()
-    await this.subscriber.quit().catch(() => this.subscriber.disconnect())
-    await this.admin.quit().catch(() => this.admin.disconnect())
   }
 }
 

@@ -184,6 +184,11 @@ const io: CliIo = {
 }
 
 if ((process.argv[1] ?? '').replace(/\\/g, '/').match(/\/(cli\/main|comet-gateway)(\.js)?$/) !== null) {
+  // A reader that stops early (`| head`) closes the pipe: that ends the output, not in an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err
+    process.exit(process.exitCode ?? 0)
+  })
   runCli(process.argv.slice(2), io).then((code) => { if (code !== 0) process.exitCode = code }, (err: unknown) => {
     process.stderr.write(`comet-gateway: ${(err as Error).message}\n`)
     process.exitCode = 1

@@ -4,6 +4,7 @@ import { gatewayError } from '../errors.js'
 import type { SpendLedger } from './ledger.js'
 import { nanosToUsd } from './money.js'
 import { addRow, emptyRow, utcDay, type LedgerRow } from './record.js'
+import type { UsageRowJson } from './usage-row.js'
 
 const GROUPS = ['key', 'team', 'model', 'day'] as const
 /** What `group_by` means when absent. */
@@ -30,24 +31,6 @@ export const usageQuerySchema = z.object({
 })
 
 export type UsageQuery = z.infer<typeof usageQuerySchema>
-
-/** One row of `GET /admin/usage`, as docs/admin-api.md shows it; fields not grouped by are left out. */
-export interface UsageRowJson {
-  key_id?: string
-  key_name?: string
-  team_id?: string | null
-  team_name?: string | null
-  model?: string
-  day?: string
-  requests: number
-  input_tokens: number
-  cached_input_tokens: number
-  output_tokens: number
-  reasoning_tokens: number
-  cost_usd: number
-  cache_hits: number
-  saved_usd: number
-}
 
 /** A ledger row as the store gives it: the team the key was in, when the store keeps it. */
 type Row = LedgerRow & { teamId?: string | null }

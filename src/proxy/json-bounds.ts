@@ -124,9 +124,13 @@ export class ParsingBudget {
 
   constructor (readonly limit: number) {}
 
-  /** Takes `bytes` of the budget; false when that would pass the limit (a body alone may use it all). */
-  tryAcquire (bytes: number): boolean {
-    if (this.inUse > 0 && this.inUse + bytes > this.limit) return false
+  /**
+   * Takes `bytes` of the budget; false when that would pass the limit. A body alone may
+   * use it all: `held` is what the caller holds already (a body counted as it arrives),
+   * so it never competes with itself.
+   */
+  tryAcquire (bytes: number, held = 0): boolean {
+    if (this.inUse - held > 0 && this.inUse + bytes > this.limit) return false
     this.inUse += bytes
     return true
   }
@@ -137,5 +141,36 @@ export class ParsingBudget {
 
   get bytesInUse (): number {
     return this.inUse
+  }
+}
+
+/**
+ * One request's share of a `ParsingBudget`: taken as its body is declared or arrives,
+ * given back exactly once however the request ends (parsed, refused, aborted).
+ * @example const claim = new ParsingClaim(budget); if (!claim.take(len)) refuse(); … claim.release()
+ */
+export class ParsingClaim {
+  private held = 0
+  private done = false
+
+  constructor (private readonly budget: ParsingBudget) {}
+
+  /** Adds `bytes` to the claim; false (nothing taken) when the budget cannot give them or the claim was released. */
+  take (bytes: number): boolean {
+    if (this.done || !this.budget.tryAcquire(bytes, this.held)) return false
+    this.held += bytes
+    return true
+  }
+
+  /** Gives everything back; later calls do nothing. */
+  release (): void {
+    if (this.done) return
+    this.done = true
+    this.budget.release(this.held)
+    this.held = 0
+  }
+
+  get bytes (): number {
+    return this.held
   }
 }

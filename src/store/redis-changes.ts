@@ -1,7 +1,7 @@
-import type { EventEmitter } from 'node:events'
+import { EventEmitter } from 'node:events'
 import { Cluster } from 'ioredis'
 import type { Logger } from 'pino'
-import { redisReady, type RedisClient } from './redis.js'
+import { redisPing, redisReady, type RedisClient } from './redis.js'
 
 /** Milliseconds an admin write may take (the request path keeps REDIS_COMMAND_TIMEOUT_MS). */
 export const ADMIN_TIMEOUT_MS = 10_000
@@ -39,4 +39,80 @@ export async function subscribeChanges (redis: RedisClient, channel: string, kin
   }
   sub.on('ready', () => { events.emit('resync') })
   return sub
+}
+
+/** What a Redis-backed admin store opens besides the shared client. */
+export interface ChangeConnections {
+  /** Writes and full lists, with the patient ADMIN_TIMEOUT_MS. */
+  readonly admin: RedisClient
+  readonly subscriber: RedisClient
+  readonly events: EventEmitter
+}
+
+/**
+ * Opens a store's admin connection (its scripts defined by `define`) and its change
+ * subscriber; on failure nothing stays open.
+ */
+export async function openChangeConnections (redis: RedisClient, channel: string, kinds: ReadonlySet<string>, log: Logger, what: string, define: (admin: RedisClient) => void): Promise<ChangeConnections> {
+  const admin = withTimeout(redis, ADMIN_TIMEOUT_MS)
+  admin.on('error', () => {}) // the shared client and the subscriber already report outages
+  define(admin)
+  const events = new EventEmitter()
+  try {
+    await redisReady(admin)
+    return { admin, subscriber: await subscribeChanges(redis, channel, kinds, log, events, what), events }
+  } catch (err) {
+    admin.disconnect()
+    throw err
+  }
+}
+
+/**
+ * The change feed every Redis admin store shares: a change is emitted here at once and
+ * published for the other instances (a lost publish only delays them to their next
+ * refresh); readiness and closing of the store's connections.
+ */
+export abstract class RedisChangeStore<C extends { readonly id: string, readonly kind: string }> {
+  protected readonly admin: RedisClient
+  private readonly subscriber: RedisClient
+  private readonly events: EventEmitter
+
+  constructor (
+    protected readonly redis: RedisClient,
+    connections: ChangeConnections,
+    protected readonly log: Logger,
+    private readonly channel: string,
+    private readonly what: string
+  ) {
+    this.admin = connections.admin
+    this.subscriber = connections.subscriber
+    this.events = connections.events
+  }
+
+  protected async publish (change: C): Promise<void> {
+    this.events.emit('change', change)
+    await this.admin.publish(this.channel, `${change.kind}:${change.id}`).catch((err: Error) => {
+      this.log.warn({ err: err.message, id: change.id }, `${this.what} change not published: other instances see it at their next refresh`)
+    })
+  }
+
+  onChange (listener: (change: C) => void): () => void {
+    this.events.on('change', listener)
+    return () => { this.events.off('change', listener) }
+  }
+
+  onResync (listener: () => void): () => void {
+    this.events.on('resync', listener)
+    return () => { this.events.off('resync', listener) }
+  }
+
+  ready (): Promise<boolean> {
+    return redisPing(this.redis)
+  }
+
+  async close (): Promise<void> {
+    this.events.removeAllListeners()
+    await this.subscriber.quit().catch(() => this.subscriber.disconnect())
+    await this.admin.quit().catch(() => this.admin.disconnect())
+  }
 }

@@ -1,8 +1,7 @@
-import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { gatewayError } from '../errors.js'
-import { redisPing, redisReady, type RedisClient } from '../store/redis.js'
-import { ADMIN_TIMEOUT_MS, subscribeChanges, withTimeout } from '../store/redis-changes.js'
+import type { RedisClient } from '../store/redis.js'
+import { openChangeConnections, RedisChangeStore, type ChangeConnections } from '../store/redis-changes.js'
 import { applyTeamPatch, buildTeam, teamRecordSchema, type NewTeam, type TeamPatch, type TeamRecord } from './team-record.js'
 import type { TeamChange, TeamStore } from './team-store.js'
 
@@ -56,30 +55,19 @@ const KINDS = new Set(['created', 'updated', 'deleted'])
  * @example const teams = await createRedisTeamStore(ctx.redis, ctx.log)
  */
 export async function createRedisTeamStore (redis: RedisClient, log: Logger): Promise<TeamStore> {
-  const admin = withTimeout(redis, ADMIN_TIMEOUT_MS)
-  admin.on('error', () => {})
-  admin.defineCommand('teamsCreate', { numberOfKeys: 2, lua: CREATE })
-  admin.defineCommand('teamsReplace', { numberOfKeys: 2, lua: REPLACE })
-  const events = new EventEmitter()
-  try {
-    await redisReady(admin)
-    return new RedisTeamStore(redis, admin, await subscribeChanges(redis, TEAMS_CHANNEL, KINDS, log, events, 'team'), events, log)
-  } catch (err) {
-    admin.disconnect()
-    throw err
-  }
+  const connections = await openChangeConnections(redis, TEAMS_CHANNEL, KINDS, log, 'team', (admin) => {
+    admin.defineCommand('teamsCreate', { numberOfKeys: 2, lua: CREATE })
+    admin.defineCommand('teamsReplace', { numberOfKeys: 2, lua: REPLACE })
+  })
+  return new RedisTeamStore(redis, connections, log)
 }
 
-class RedisTeamStore implements TeamStore {
+class RedisTeamStore extends RedisChangeStore<TeamChange> implements TeamStore {
   readonly kind = 'redis'
 
-  constructor (
-    private readonly redis: RedisClient,
-    private readonly admin: RedisClient,
-    private readonly subscriber: RedisClient,
-    private readonly events: EventEmitter,
-    private readonly log: Logger
-  ) {}
+  constructor (redis: RedisClient, connections: ChangeConnections, log: Logger) {
+    super(redis, connections, log, TEAMS_CHANNEL, 'team')
+  }
 
   get #commands (): Commands {
     return this.admin as unknown as Commands
@@ -89,7 +77,7 @@ class RedisTeamStore implements TeamStore {
     const record = buildTeam(input)
     const done = await this.#commands.teamsCreate(RECORDS, NAMES, record.id, record.name, JSON.stringify(record))
     if (done === 0) throw gatewayError('GW_ERR_TEAM_NAME_TAKEN', [input.name], { param: 'name' })
-    await this.#publish({ id: record.id, kind: 'created', record })
+    await this.publish({ id: record.id, kind: 'created', record })
     return record
   }
 
@@ -105,14 +93,14 @@ class RedisTeamStore implements TeamStore {
 
   async update (id: string, patch: TeamPatch): Promise<TeamRecord> {
     const next = (await this.#replace(id, (t) => applyTeamPatch(t, patch)))!
-    await this.#publish({ id, kind: 'updated', record: next })
+    await this.publish({ id, kind: 'updated', record: next })
     return next
   }
 
   async delete (id: string): Promise<TeamRecord> {
     let last: TeamRecord | undefined
     await this.#replace(id, (t) => { last = t; return undefined })
-    await this.#publish({ id, kind: 'deleted' })
+    await this.publish({ id, kind: 'deleted' })
     return last!
   }
 
@@ -128,32 +116,5 @@ class RedisTeamStore implements TeamStore {
       if (done === 0) throw gatewayError('GW_ERR_TEAM_NAME_TAKEN', [next!.name], { param: 'name' })
       if (attempt >= 10) throw new Error(`team ${id} changed concurrently too often`)
     }
-  }
-
-  async #publish (change: TeamChange): Promise<void> {
-    this.events.emit('change', change)
-    await this.admin.publish(TEAMS_CHANNEL, `${change.kind}:${change.id}`).catch((err: Error) => {
-      this.log.warn({ err: err.message, id: change.id }, 'team change not published: other instances see it at their next refresh')
-    })
-  }
-
-  onChange (listener: (change: TeamChange) => void): () => void {
-    this.events.on('change', listener)
-    return () => { this.events.off('change', listener) }
-  }
-
-  onResync (listener: () => void): () => void {
-    this.events.on('resync', listener)
-    return () => { this.events.off('resync', listener) }
-  }
-
-  ready (): Promise<boolean> {
-    return redisPing(this.redis)
-  }
-
-  async close (): Promise<void> {
-    this.events.removeAllListeners()
-    await this.subscriber.quit().catch(() => this.subscriber.disconnect())
-    await this.admin.quit().catch(() => this.admin.disconnect())
   }
 }

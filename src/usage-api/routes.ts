@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { bearerToken } from '../auth/authenticate.js'
 import { isKeyActive, type KeyResolver } from '../auth/key-record.js'
+import { refuseThrottled } from '../admin/auth-throttle.js'
 import { gatewayError } from '../errors.js'
 import type { SpendLedger } from '../metering/ledger.js'
 import type { LedgerRow } from '../metering/record.js'
@@ -29,8 +30,11 @@ export const COSTS_PATH = '/v1/organization/costs'
 export function usageApiRoutes (o: UsageApiOptions) {
   const now = o.now ?? Date.now
 
+  // A client key is a known secret, not a guess: only an unknown token counts as a failure.
   const admitted = async (request: FastifyRequest): Promise<void> => {
     if (o.adminKey === undefined) throw gatewayError('GW_ERR_ADMIN_DISABLED')
+    const throttle = request.server.adminThrottle
+    refuseThrottled(throttle, request.ip)
     const token = bearerToken(request.headers.authorization)
     if (secretEquals(token, o.adminKey)) return
     if (token !== undefined) {
@@ -38,6 +42,7 @@ export function usageApiRoutes (o: UsageApiOptions) {
       const key = found instanceof Promise ? await found : found
       if (key !== undefined && isKeyActive(key, now())) throw gatewayError('GW_ERR_CLIENT_KEY_FORBIDDEN')
     }
+    throttle.fail(request.ip)
     throw gatewayError('GW_ERR_ADMIN_UNAUTHORIZED')
   }
 

@@ -1,9 +1,10 @@
+import { spawn } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import OpenAI from 'openai'
 import { ADMIN_KEY, startGateway, type TestGateway } from '../helpers/gateway.js'
 import { freePort } from '../helpers/redis.js'
 import { HI, MODEL } from '../admin/admin-client.js'
-import { buildCli, cli } from './cli-run.js'
+import { buildCli, cli, CLI } from './cli-run.js'
 
 describe('comet-gateway keys … against a running gateway', () => {
   let gw: TestGateway
@@ -94,5 +95,21 @@ describe('comet-gateway keys … against a running gateway', () => {
       expect(r.code, args.join(' ')).toBe(2)
       expect(r.stderr).toMatch(/^comet-gateway: /)
     }
+  })
+
+  it('stops quietly with exit 0 when its reader closes the pipe early (| head)', async () => {
+    // Enough keys that the JSON list outgrows a pipe's buffer.
+    for (let i = 0; i < 300; i++) {
+      const res = await fetch(`${gw.url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: `pipe-${i}`, metadata: { note: 'x'.repeat(200) } }) })
+      expect(res.status).toBe(201)
+    }
+    const child = spawn(process.execPath, [CLI, 'keys', 'list', '--json', '--url', gw.url], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+    // Like `head -c 100`: read one chunk, then close the read end.
+    child.stdout.once('data', () => { child.stdout.destroy() })
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+    expect(stderr).toBe('')
+    expect(code).toBe(0)
   })
 })

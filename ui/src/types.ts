@@ -1,4 +1,5 @@
 /** The admin API's shapes, as the page reads them (no DOM here: unit tests import it). */
+import type { UsageRowJson } from '../../src/metering/usage-row.js'
 
 export interface List<T> { object: 'list', data: T[] }
 
@@ -37,22 +38,8 @@ export interface Team extends Limits {
   spent_usd?: number
 }
 
-export interface UsageRow {
-  key_id?: string
-  key_name?: string
-  team_id?: string | null
-  team_name?: string | null
-  model?: string
-  day?: string
-  requests: number
-  input_tokens: number
-  cached_input_tokens: number
-  output_tokens: number
-  reasoning_tokens: number
-  cost_usd: number
-  cache_hits: number
-  saved_usd: number
-}
+/** The server's own definition (a type-only import: nothing of the server is bundled). */
+export type UsageRow = UsageRowJson
 
 export interface Usage extends List<UsageRow> { total_cost_usd: number }
 
