@@ -145,11 +145,14 @@ describe('bodies of millions of values', () => {
     expect(g.alive()).toBe(true)
   })
 
-  it('a valid body with one 30 MB string is relayed, and the gateway keeps none of it', { timeout: 120_000 }, async () => {
+  it('valid bodies with one 30 MB string are relayed (or 503 past the parsing budget), and the gateway keeps none of them', { timeout: 120_000 }, async () => {
     const before = await afterGc(g, held)
     const body = `{"model":"${MODEL}","messages":[{"role":"user","content":"${'a'.repeat(30 * 1000 * 1000)}"}]}`
     const { result: answers, times } = await underAttack(g, async () => await Promise.all(Array.from({ length: 3 }, async () => await post(g, '/chat/completions', body))))
+    // Three 30 MB bodies pass MAX_PARSING_BYTES (64 MiB): what does not fit is 503, the rest relayed.
+    expect(answers.filter((a) => a.status === 200).length).toBeGreaterThanOrEqual(1)
     for (const a of answers) {
+      if (a.status === 503) { expect(errorOf(a).code).toBe('overloaded'); continue }
       expect(a.status).toBe(200)
       expect((JSON.parse(a.text) as { object: string }).object).toBe('chat.completion')
     }
@@ -228,8 +231,9 @@ describe('long model names against wildcard allow-lists', () => {
     const names = ['-mini'.repeat(32_000), 'gpt-' + '-nan'.repeat(39_000), 'o-'.repeat(78_000) + 'x', 'a'.repeat(156_000)]
     const { result: rounds, times } = await underAttack(g, async () => {
       const all: Answer[] = []
+      // One at a time: each request must be cheap (it was a 2.9 s stall), not a load test.
       for (let round = 0; round < 10; round++) {
-        all.push(...await Promise.all(names.map(async (model) => await post(g, '/chat/completions', JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }), { key: MINI_KEY }))))
+        for (const model of names) all.push(await post(g, '/chat/completions', JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }), { key: MINI_KEY }))
       }
       return all
     })
