@@ -31,6 +31,10 @@ export interface GatewayOptions {
   cwd?: string
   /** Another build's `dist/src/main.js` (A/B runs of a change); default: this build's. */
   main?: string
+  /** More keys for the config file, beside the bench key. */
+  keys?: unknown[]
+  /** More environment (e.g. a preload through NODE_OPTIONS). */
+  env?: NodeJS.ProcessEnv
 }
 
 export interface BenchGateway extends Child {
@@ -44,7 +48,7 @@ export async function startGateway (name: string, opts: GatewayOptions): Promise
   const dataDir = mkdtempSync(join(tmpdir(), 'comet-bench-gw-'))
   const configFile = join(dataDir, 'bench-config.json')
   writeFileSync(configFile, JSON.stringify({
-    keys: [{ name: 'bench', key: BENCH_KEY, rpm: 1_000_000_000, tpm: 1_000_000_000_000, max_concurrency: 100_000, budget_usd: 1_000_000_000, budget_period: 'month' }]
+    keys: [{ name: 'bench', key: BENCH_KEY, rpm: 1_000_000_000, tpm: 1_000_000_000_000, max_concurrency: 100_000, budget_usd: 1_000_000_000, budget_period: 'month' }, ...(opts.keys ?? [])]
   }))
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -58,7 +62,8 @@ export async function startGateway (name: string, opts: GatewayOptions): Promise
     LOG_LEVEL: 'info',
     DRAIN_TIMEOUT_MS: '1000',
     UPSTREAM_CONNECTIONS: String(opts.connections ?? 256),
-    NODE_ENV: 'production'
+    NODE_ENV: 'production',
+    ...opts.env
   }
   if (opts.redisUrl !== undefined) env.REDIS_URL = opts.redisUrl
   const main = opts.main ?? new URL('../src/main.js', import.meta.url).pathname

@@ -84,11 +84,10 @@ export function fixedCpuTable (peers: readonly PeerResult[], rate: number): stri
   return lines.join('\n')
 }
 
-const START = '<!-- bench:results:start -->'
-const END = '<!-- bench:results:end -->'
-
-/** Replaces the generated block of `file` (between the markers) with `text`; appends it when missing. */
-export function writeResultsBlock (file: string, text: string): void {
+/** Replaces the generated block `name` of `file` (between its markers) with `text`; appends it when missing. */
+export function writeResultsBlock (file: string, text: string, name = 'results'): void {
+  const START = `<!-- bench:${name}:start -->`
+  const END = `<!-- bench:${name}:end -->`
   let doc = ''
   try { doc = readFileSync(file, 'utf8') } catch {}
   const block = `${START}\n${text.trim()}\n${END}`

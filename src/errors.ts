@@ -71,6 +71,13 @@ export const catalogue = {
 
 export type ErrorCode = keyof typeof catalogue
 
+/** Longest argument a message quotes: a client's 156 KB model name is not echoed back whole. */
+const MAX_ARG_CHARS = 1000
+
+function clip (s: string): string {
+  return s.length > MAX_ARG_CHARS ? s.slice(0, MAX_ARG_CHARS) + '…' : s
+}
+
 /** An error from the catalogue; `param` names the offending field when there is one. */
 export class GatewayError extends Error {
   override name = 'GatewayError'
@@ -84,7 +91,7 @@ export class GatewayError extends Error {
   constructor (readonly code: ErrorCode, args: ReadonlyArray<string | number> = [], options: { param?: string | null, headers?: Record<string, string>, type?: string, cause?: unknown } = {}) {
     const spec: ErrorSpec = catalogue[code]
     let i = 0
-    super(spec.message.replace(/%s/g, () => String(args[i++] ?? '')), { cause: options.cause })
+    super(spec.message.replace(/%s/g, () => clip(String(args[i++] ?? ''))), { cause: options.cause })
     this.status = spec.status
     this.type = options.type ?? spec.type
     this.openaiCode = spec.code

@@ -75,6 +75,11 @@ function claimsJson (contentType: string | undefined): boolean {
   return contentType !== undefined && /[/+]json\s*(;|$)/i.test(contentType)
 }
 
+/** True when a body is read as JSON whatever its first byte: a JSON route's POST, or a JSON content-type. */
+export function jsonWhatever (path: string, method: string, contentType: string | undefined): boolean {
+  return (JSON_ROUTES.has(path) && method === 'POST') || claimsJson(contentType)
+}
+
 /**
  * Reads a request body once and says what it is: synchronously, except for a multipart
  * body (a Promise), so the JSON path costs no promise per request.
@@ -98,8 +103,9 @@ export function readBody (body: Buffer | undefined, opts: ReadOptions): BodyFact
   const start = firstSignificant(body)
   const c = start === -1 ? -1 : body[start]
   // Only an object can be JSON here; arrays and scalars are refused on JSON routes below.
-  if (c === 0x7b || jsonRoute || claimsJson(contentType)) {
-    const facts = parseJson(body, start, jsonRoute || claimsJson(contentType), opts)
+  const required = jsonWhatever(path, opts.method, contentType)
+  if (c === 0x7b || required) {
+    const facts = parseJson(body, start, required, opts)
     if (facts !== undefined) return judge(facts, path, opts.method)
   }
   if (jsonRoute) throw gatewayError('GW_ERR_BODY_NOT_OBJECT')

@@ -2,8 +2,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ClientResponse } from './client-response.js'
 import type { Dispatch, GatewayRequest, Principal } from './interceptor.js'
 import { gatewayError, type GatewayError } from '../errors.js'
-import { readBody, type BodyFacts } from './body-reader.js'
-import { checkJsonBounds } from './json-bounds.js'
+import { jsonWhatever, readBody, type BodyFacts } from './body-reader.js'
+import { boundsWhileReading, type BoundsWhileReading, type Refusal } from './bounds-while-reading.js'
+import { checkJsonBounds, SCAN_FROM_BYTES } from './json-bounds.js'
 import { routeTemplate } from './route-template.js'
 
 export interface ProxyOptions<P extends Principal> {
@@ -15,11 +16,27 @@ export interface ProxyOptions<P extends Principal> {
   readonly onStreamCount: (delta: number) => void
 }
 
+function tooComplex (v: Refusal): GatewayError {
+  return gatewayError('GW_ERR_BODY_TOO_COMPLEX', [v.reason === 'depth' ? `nested deeper than ${v.limit}` : `more than ${v.limit} values`])
+}
+
 /** Depth and value count of a JSON body, checked on the bytes before it is parsed. */
 function jsonBounds (body: Buffer): GatewayError | undefined {
   const v = checkJsonBounds(body)
-  if (v.ok) return undefined
-  return gatewayError('GW_ERR_BODY_TOO_COMPLEX', [v.reason === 'depth' ? `nested deeper than ${v.limit}` : `more than ${v.limit} values`])
+  return v.ok ? undefined : tooComplex(v)
+}
+
+/** The path below /v1 without the query. */
+function pathOf (url: string): string {
+  const path = url.slice(3)
+  const q = path.indexOf('?')
+  return q === -1 ? path : path.slice(0, q)
+}
+
+/** A content-encoded body is refused unread (415), so it is not scanned either. */
+function encoded (header: string | undefined): boolean {
+  const e = header?.trim().toLowerCase()
+  return e !== undefined && e !== '' && e !== 'identity'
 }
 
 /**
@@ -31,6 +48,17 @@ function jsonBounds (body: Buffer): GatewayError | undefined {
 export async function proxyPlugin<P extends Principal> (app: FastifyInstance, opts: ProxyOptions<P>): Promise<void> {
   const { dispatch, principal, onStreamCount } = opts
 
+  // Bodies that may break the bounds are scanned as they arrive, and refused there.
+  const scans = new WeakMap<FastifyRequest, BoundsWhileReading>()
+  app.addHook('preParsing', (request, _reply, payload, done) => {
+    const chunked = request.headers['transfer-encoding'] !== undefined
+    if ((!chunked && !(Number(request.headers['content-length']) >= SCAN_FROM_BYTES)) || encoded(request.headers['content-encoding'])) { done(null, payload); return }
+    const url = request.raw.url ?? request.url
+    const scan = boundsWhileReading(payload, jsonWhatever(pathOf(url), request.method, request.headers['content-type']), tooComplex)
+    scans.set(request, scan)
+    done(null, scan.payload)
+  })
+
   // A plain function, not async: Fastify would wrap the promise of each request. Only a
   // multipart body (read by busboy) makes the handler wait.
   const handle = (route: string | undefined) => function relayRoute (request: FastifyRequest, reply: FastifyReply): void | Promise<void> {
@@ -39,13 +67,12 @@ export async function proxyPlugin<P extends Principal> (app: FastifyInstance, op
     const raw = request.body
     const body = Buffer.isBuffer(raw) ? raw : undefined
     const path = url.slice(3) // strip "/v1"
-    const q = path.indexOf('?')
     const parsed = readBody(body, {
-      path: q === -1 ? path : path.slice(0, q),
+      path: pathOf(url),
       method: request.method,
       contentType: request.headers['content-type'],
       contentEncoding: request.headers['content-encoding'],
-      prescan: jsonBounds
+      prescan: scans.get(request)?.scannedWhole() === true ? undefined : jsonBounds
     })
     const relay = (facts: BodyFacts): void => {
       const req: GatewayRequest<P> = {

@@ -1,8 +1,40 @@
 import { describe, expect, it } from 'vitest'
-import { checkJsonBounds, MAX_JSON_DEPTH, ParsingBudget } from '../../src/proxy/json-bounds.js'
+import { checkJsonBounds, JsonBoundsScanner, MAX_JSON_DEPTH, ParsingBudget } from '../../src/proxy/json-bounds.js'
 
 const buf = (s: string): Buffer => Buffer.from(s)
 const nested = (depth: number): string => '['.repeat(depth) + ']'.repeat(depth)
+
+/** The scanner's verdict when `body` arrives in pieces of `size` bytes. */
+function inPieces (body: Buffer, size: number, maxDepth?: number, maxValues?: number): ReturnType<JsonBoundsScanner['feed']> {
+  const s = new JsonBoundsScanner(maxDepth, maxValues)
+  let v = s.feed(body.subarray(0, 0))
+  for (let at = 0; at < body.length; at += size) v = s.feed(body.subarray(at, at + size))
+  return v
+}
+
+describe('JsonBoundsScanner (a body in pieces)', () => {
+  it('gives the whole body\'s verdict whatever the cuts, inside strings and escapes too', () => {
+    const bodies: Array<[string, number, number]> = [
+      ['{"a":1,"b":"x","c":true}', 256, 4],
+      ['{"a":1,"b":"x","c":true}', 256, 3],
+      ['[[],"s",-1.5e3,null]', 256, 5],
+      ['[[],"s",-1.5e3,null]', 256, 4],
+      ['{"k":"[{\\"[[[\\\\","v":[[[1]]]}', 4, 100],
+      ['{"k":"[{\\"[[[\\\\","v":[[[1]]]}', 3, 100],
+      [nested(300), 256, 1_000_000]
+    ]
+    for (const [text, depth, values] of bodies) {
+      const whole = new JsonBoundsScanner(depth, values).feed(buf(text))
+      for (const size of [1, 2, 3, 7]) expect(inPieces(buf(text), size, depth, values)).toEqual(whole)
+    }
+  })
+
+  it('stays refused once a bound is broken', () => {
+    const s = new JsonBoundsScanner(2, 100)
+    expect(s.feed(buf('[[['))).toEqual({ ok: false, reason: 'depth', limit: 2 })
+    expect(s.feed(buf(']]]'))).toEqual({ ok: false, reason: 'depth', limit: 2 })
+  })
+})
 
 describe('checkJsonBounds', () => {
   it('accepts ordinary bodies, small and large', () => {
