@@ -13,6 +13,12 @@
  * joined on demand). With one, an event is held only until the policy lets its prefix
  * flow (then it goes on as it arrives); a held event that completes is dropped if the
  * policy says so, else let through unchanged.
+ *
+ * Bounds: an event is held back for at most `HOLD_LIMIT_BYTES` (then it flows as it
+ * came), and one that grows past `maxEventBytes` ends the scan (`overflowed`): nothing
+ * more of that event or of the stream is written, and what the scanner kept of it is
+ * let go. So the scanner's memory is bounded by `maxEventBytes` per stream, and no
+ * string is ever made of more than that.
  */
 
 const LF = 0x0a
@@ -23,6 +29,11 @@ const BRACKET_OPEN = 0x5b
 const DATA = Buffer.from('data:')
 const USAGE = Buffer.from('"usage"')
 const OPEN_BRACE = 0x7b
+
+/** The longest prefix of an event a hold policy may keep back before it must flow. */
+export const HOLD_LIMIT_BYTES = 64 * 1024
+/** The default bound on one event (the gateway passes MAX_EVENT_BYTES). */
+export const DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
 
 export type Write = (chunk: Buffer) => void
 
@@ -46,6 +57,8 @@ export class SseScanner {
    * in the stream (some upstreams send usage before the last chunk).
    */
   usageEvent: Buffer | undefined
+  /** An event grew past `maxEventBytes`: the scan stopped there and writes nothing more. */
+  overflowed = false
 
   private lastParts: Buffer[] | undefined
   // Line state, carried across chunks.
@@ -53,31 +66,39 @@ export class SseScanner {
   private prevCR = false // the last terminator was a CR (its LF may come next)
   private eventOpen = false // the current event has a non-blank line
   private parts: Buffer[] = [] // the current event's bytes so far, as slices
+  private partBytes = 0 // their total length
   // Strip mode only.
   private written = 0 // parts already written to the client
   private flowing = false // the current event is known to be a normal chunk
+  // The policy looks again once the held bytes doubled: a prefix split into slivers costs O(n), not O(n²).
+  private nextCheck = 0
+  private cutAt = 0 // on overflow: the bytes of the chunk before the event that overflowed
 
   private readonly hold: SseHold | undefined
   private readonly watchUsage: boolean
+  private readonly maxEventBytes: number
 
-  constructor (hold?: SseHold, watchUsage = false) {
+  constructor (hold?: SseHold, watchUsage = false, maxEventBytes = DEFAULT_MAX_EVENT_BYTES) {
     this.hold = hold
     this.watchUsage = watchUsage
+    this.maxEventBytes = maxEventBytes
   }
 
-  /** Scans `chunk` and writes what the client may have now. */
+  /** Scans `chunk` and writes what the client may have now (nothing once `overflowed`). */
   push (chunk: Buffer, write: Write): void {
+    if (this.overflowed) return
     if (this.hold !== undefined) {
       this.scan(chunk, write)
-    } else {
-      write(chunk)
-      this.scan(chunk, undefined)
+      return
     }
+    this.scan(chunk, undefined)
+    if (!this.overflowed) write(chunk)
+    else if (this.cutAt > 0) write(chunk.subarray(0, this.cutAt))
   }
 
   /** End of stream: an event without its closing blank line still counts (SDK 7 reads it). */
   end (write: Write): void {
-    if (this.parts.length === 0) return
+    if (this.parts.length === 0 || this.overflowed) return
     this.finish(undefined, this.hold !== undefined ? write : undefined)
   }
 
@@ -123,6 +144,7 @@ export class SseScanner {
         if (write !== undefined) write(chunk.subarray(eventStart, p + 1))
         eventStart = p + 1
       } else {
+        if (this.partBytes + p + 1 - eventStart > this.maxEventBytes) return this.overflow(eventStart)
         this.finish(chunk.subarray(eventStart, p + 1), write)
         eventStart = p + 1
       }
@@ -136,22 +158,44 @@ export class SseScanner {
       if (write !== undefined) write(rest)
       return
     }
+    if (this.partBytes + rest.length > this.maxEventBytes) return this.overflow(eventStart)
     this.parts.push(rest)
+    this.partBytes += rest.length
     if (write === undefined) return
-    if (!this.flowing && this.hold!.flows(this.parts)) this.flowing = true
+    if (!this.flowing && this.releases()) this.flowing = true
     if (this.flowing) this.flush(write)
+  }
+
+  /** Whether the held part of the current event must flow now (policy, or the hold's bound). */
+  private releases (): boolean {
+    const n = this.partBytes
+    if (n > HOLD_LIMIT_BYTES) return true
+    if (n < this.nextCheck) return false
+    this.nextCheck = n * 2
+    return this.hold!.flows(this.parts)
+  }
+
+  /** The current event is too large: stop, keep nothing of it, write no more. */
+  private overflow (eventStart: number): void {
+    this.overflowed = true
+    this.cutAt = eventStart
+    this.parts = []
+    this.partBytes = 0
   }
 
   /** The current event ends with `tail` (undefined at end of stream). */
   private finish (tail: Buffer | undefined, write: Write | undefined): void {
     const parts = this.parts
     if (tail !== undefined) parts.push(tail)
+    const bytes = this.partBytes + (tail?.length ?? 0)
     this.parts = []
+    this.partBytes = 0
     this.eventOpen = false
     this.events++
-    if (write !== undefined) this.settle(parts, write)
+    if (write !== undefined) this.settle(parts, bytes, write)
     this.flowing = false
     this.written = 0
+    this.nextCheck = 0
     const kind = eventKind(parts)
     if (kind === 'done') this.sawDone = true
     else if (kind === 'data') {
@@ -166,8 +210,8 @@ export class SseScanner {
   }
 
   /** With a hold policy: the event is complete; send it, or drop it if the policy says so. */
-  private settle (parts: Buffer[], write: Write): void {
-    if (!this.flowing && !this.hold!.flows(parts) && eventKind(parts) === 'data') {
+  private settle (parts: Buffer[], bytes: number, write: Write): void {
+    if (!this.flowing && bytes <= HOLD_LIMIT_BYTES && !this.hold!.flows(parts) && eventKind(parts) === 'data') {
       const event = parts.length === 1 ? parts[0]! : Buffer.concat(parts)
       if (this.hold!.drops(event)) {
         this.strippedEvent = event
