@@ -200,12 +200,24 @@ export class SseScanner {
     if (kind === 'done') this.sawDone = true
     else if (kind === 'data') {
       this.lastParts = parts
-      if (this.watchUsage) {
-        // A native search per finished event; an event split across chunks is joined once.
-        const event = parts.length === 1 ? parts[0]! : Buffer.concat(parts)
-        if (hasUsageObject(event)) this.usageEvent = event
-        if (parts.length > 1) this.lastParts = [event]
-      }
+      if (this.watchUsage) this.watch(parts, bytes)
+    }
+  }
+
+  /**
+   * A native search per finished event. A small one split across chunks is joined once
+   * (cheaper than searching its seams); a large one is searched part by part and joined
+   * only when it holds usage (copying costs milliseconds per MiB).
+   */
+  private watch (parts: Buffer[], bytes: number): void {
+    if (parts.length === 1 || bytes <= HOLD_LIMIT_BYTES) {
+      const event = parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes)
+      if (parts.length > 1) this.lastParts = [event]
+      if (partsHaveUsageObject([event])) this.usageEvent = event
+    } else if (partsHaveUsageObject(parts)) {
+      const event = Buffer.concat(parts, bytes)
+      this.usageEvent = event
+      this.lastParts = [event]
     }
   }
 
@@ -229,22 +241,59 @@ export class SseScanner {
   }
 }
 
-/** True when `"usage"` is followed by an object (not `null`) somewhere in the event. */
-function hasUsageObject (event: Buffer): boolean {
-  let at = event.indexOf(USAGE)
-  while (at !== -1) {
-    let j = at + USAGE.length
-    while (j < event.length && (event[j] === SPACE || event[j] === COLON)) j++
-    if (event[j] === OPEN_BRACE) return true
-    at = event.indexOf(USAGE, at + USAGE.length)
+/**
+ * True when `"usage"` is followed by an object (not `null`) somewhere in the event, held
+ * as parts: each part is searched natively, and a name split between parts is found in
+ * a window of a few bytes either side of each seam.
+ */
+function partsHaveUsageObject (parts: readonly Buffer[]): boolean {
+  const seam = USAGE.length - 1
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!
+    for (let at = p.indexOf(USAGE); at !== -1; at = p.indexOf(USAGE, at + USAGE.length)) {
+      if (objectFollows(parts, i, at + USAGE.length)) return true
+    }
+    if (i + 1 === parts.length) continue
+    const tail = p.subarray(Math.max(0, p.length - seam))
+    const window = Buffer.concat([tail, seamBytes(parts, i + 1, seam)])
+    const w = window.indexOf(USAGE)
+    if (w !== -1 && w < tail.length && objectFollowsAt(parts, i + 1, w + USAGE.length - tail.length)) return true
   }
   return false
 }
 
-/** The first `n` bytes of an event held as parts (copies only when the first part is shorter). */
+/** Up to `n` bytes from the start of part `i` on, across parts. */
+function seamBytes (parts: readonly Buffer[], i: number, n: number): Buffer {
+  const first = parts[i]!
+  if (first.length >= n) return first.subarray(0, n)
+  const out: Buffer[] = []
+  for (let k = i; k < parts.length && n > 0; k++) {
+    out.push(parts[k]!.subarray(0, n))
+    n -= Math.min(n, parts[k]!.length)
+  }
+  return Buffer.concat(out)
+}
+
+/** `offset` bytes into the parts from part `i` on: where that byte is, as [part, index]. */
+function objectFollowsAt (parts: readonly Buffer[], i: number, offset: number): boolean {
+  while (i < parts.length && offset >= parts[i]!.length) offset -= parts[i++]!.length
+  return objectFollows(parts, i, offset)
+}
+
+/** Whether, from byte `j` of part `i` on, spaces and colons lead to `{` (across parts). */
+function objectFollows (parts: readonly Buffer[], i: number, j: number): boolean {
+  for (; i < parts.length; i++, j = 0) {
+    const p = parts[i]!
+    while (j < p.length && (p[j] === SPACE || p[j] === COLON)) j++
+    if (j < p.length) return p[j] === OPEN_BRACE
+  }
+  return false
+}
+
+/** The first `n` bytes of an event held as parts (copies only when the first part is shorter, and only `n`). */
 function head (parts: readonly Buffer[], n: number): Buffer {
   const first = parts[0]!
-  return first.length >= n || parts.length === 1 ? first : Buffer.concat(parts as Buffer[]).subarray(0, n)
+  return first.length >= n || parts.length === 1 ? first : seamBytes(parts, 0, n)
 }
 
 /** Offset of the value of the event's first field when that field is `data`, else -1. */

@@ -1,6 +1,7 @@
 import { Pool, type Dispatcher } from 'undici'
 import type { GatewayConfig } from '../config/schema.js'
 import { gatewayError, type GatewayError } from '../errors.js'
+import { BodyBuffer } from './body-buffer.js'
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
 import type { BodyKind, Controller, Dispatch, GatewayRequest, ResponseHandler } from './interceptor.js'
 import { errorCode, upstreamError } from './upstream-errors.js'
@@ -132,8 +133,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler, Controller {
   private headers: Record<string, string | string[]> | undefined
   private ttfbMs = 0
   private upstreamRequestId: string | undefined
-  private chunks: Buffer[] | undefined
-  private bytes = 0
+  private buffered: BodyBuffer | undefined
   private done = false
 
   constructor (private readonly target: UpstreamTarget, private readonly request: GatewayRequest, private readonly handler: ResponseHandler) {}
@@ -178,9 +178,10 @@ class UpstreamCall implements Dispatcher.DispatchHandler, Controller {
     this.headers = out
     if (this.kind === 'buffered') {
       // Known to be too large already: relayed as it comes from the first byte.
-      if (Number(headers['content-length']) > this.target.maxBufferedBytes) this.kind = 'piped'
+      const length = Number(headers['content-length'])
+      if (length > this.target.maxBufferedBytes) this.kind = 'piped'
       else {
-        this.chunks = []
+        this.buffered = new BodyBuffer(Number.isSafeInteger(length) ? length : 0)
         return
       }
     }
@@ -188,10 +189,10 @@ class UpstreamCall implements Dispatcher.DispatchHandler, Controller {
   }
 
   onResponseData (_controller: UndiciController, chunk: Buffer): void {
-    if (this.chunks !== undefined) {
-      if (this.bytes + chunk.length <= this.target.maxBufferedBytes) {
-        this.chunks.push(chunk)
-        this.bytes += chunk.length
+    const buffered = this.buffered
+    if (buffered !== undefined) {
+      if (buffered.length + chunk.length <= this.target.maxBufferedBytes) {
+        buffered.push(chunk)
         return
       }
       this.unbuffer()
@@ -202,20 +203,20 @@ class UpstreamCall implements Dispatcher.DispatchHandler, Controller {
 
   /** A buffered body outgrew its bound: the head goes out as `piped`, then what arrived. */
   private unbuffer (): void {
-    const kept = this.chunks!
-    this.chunks = undefined
+    const kept = this.buffered!.body()
+    this.buffered = undefined
     this.kind = 'piped'
     this.handler.onResponseStart(this, { status: this.status, headers: this.headers!, kind: 'piped', ttfbMs: this.ttfbMs, upstreamRequestId: this.upstreamRequestId })
     // A handler may have aborted on the head (a redirect, a retry): then nothing more goes.
-    for (let i = 0; i < kept.length && !this.done; i++) this.handler.onResponseData(this, kept[i]!)
+    if (!this.done && kept.length > 0) this.handler.onResponseData(this, kept)
   }
 
   onResponseEnd (): void {
     if (this.done) return
     this.done = true
-    if (this.chunks !== undefined) {
-      const c = this.chunks
-      const body = c.length === 1 ? c[0]! : Buffer.concat(c, this.bytes)
+    if (this.buffered !== undefined) {
+      const body = this.buffered.body()
+      this.buffered = undefined
       this.handler.onResponseStart(this, { status: this.status, headers: this.headers!, kind: 'buffered', body, ttfbMs: this.ttfbMs, upstreamRequestId: this.upstreamRequestId })
     }
     this.handler.onResponseEnd(this, { outcome: 'ok' })
@@ -236,10 +237,10 @@ class UpstreamCall implements Dispatcher.DispatchHandler, Controller {
       this.handler.onResponseError(this, continued ? brokenError(err, 0, 'it sent an unexpected 100 Continue') : upstreamError(err, this.target.headersTimeoutMs))
       return
     }
-    if (this.chunks !== undefined) {
+    if (this.buffered !== undefined) {
       // Nothing of a buffered body went out yet: a clear 502 rather than a truncated 200.
-      const bytes = this.bytes
-      this.chunks = undefined
+      const bytes = this.buffered.length
+      this.buffered = undefined
       this.handler.onResponseError(this, brokenError(err, bytes))
       return
     }

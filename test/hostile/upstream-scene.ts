@@ -15,8 +15,6 @@ export interface Scene {
   readonly up: HostileProcess
   /** The bystander's median time before any attack, ms. */
   readonly base: number
-  /** The gateway's RSS after warm-up, bytes. */
-  readonly startRss: number
   close (): Promise<void>
 }
 
@@ -28,7 +26,6 @@ export async function startScene (env: Record<string, string> = {}): Promise<Sce
     g,
     up,
     base,
-    startRss: g.rss(),
     close: async () => { await Promise.all([g.kill(), up.kill()]) }
   }
 }
@@ -45,18 +42,25 @@ export async function underAttack<T> (s: Scene, attack: () => Promise<T>): Promi
 
 /**
  * The gateway came through: alive, every bystander request answered in under 2 s and
- * their median within 100 ms of the baseline, and its memory back near where it started.
+ * their median within 100 ms of the baseline, and its memory back within 50 MiB of what
+ * it was before the attack, plus `garbage`: what the attack may leave for the collector,
+ * whose next run is V8's choice (a buffered answer of MAX_BUFFERED_BYTES is freed then).
  */
-export async function expectUnharmed (s: Scene, times: readonly number[]): Promise<void> {
+export async function expectUnharmed (s: Scene, times: readonly number[], rssBefore: number, garbage = 0): Promise<void> {
   expect(s.g.alive()).toBe(true)
   expect(times.length).toBeGreaterThan(0)
   expect(Math.max(...times)).toBeLessThan(2000)
   const sorted = [...times].sort((a, b) => a - b)
   expect(sorted[sorted.length >> 1]!).toBeLessThan(s.base + 100)
-  // A few normal requests let the collector run, as ordinary traffic would.
-  for (let i = 0; i < 5; i++) await normalRequest(s.g.url)
-  const rss = await settleRss(s.g, s.startRss, 50 * 1024 * 1024)
-  expect(rss - s.startRss).toBeLessThan(50 * 1024 * 1024)
+  // Freed memory goes back when the collector runs: normal traffic goes on meanwhile, as it would.
+  const bound = 50 * 1024 * 1024 + garbage
+  const end = Date.now() + 30_000
+  let rss = s.g.rss()
+  while (rss - rssBefore >= bound && Date.now() < end) {
+    for (let i = 0; i < 5; i++) await normalRequest(s.g.url)
+    rss = await settleRss(s.g, rssBefore, bound, 1000)
+  }
+  expect(rss - rssBefore).toBeLessThan(bound)
   expect(s.g.alive()).toBe(true)
 }
 
@@ -164,8 +168,9 @@ export function attackShare (before: Metered, after: Metered, bystanders: number
 }
 
 /** One attack under a bystander's eye: the answer, the bystander's times, and what the attack itself cost. */
-export async function runAttack (s: Scene, name: Attack, opts: Parameters<typeof attack>[2] = {}): Promise<{ result: AttackAnswer, times: number[], share: Metered }> {
+export async function runAttack (s: Scene, name: Attack, opts: Parameters<typeof attack>[2] = {}): Promise<{ result: AttackAnswer, times: number[], share: Metered, rssBefore: number }> {
   const before = await metered(s)
+  const rssBefore = s.g.rss()
   const { result, times } = await underAttack(s, async () => await attack(s, name, opts))
-  return { result, times, share: attackShare(before, await metered(s), times.length) }
+  return { result, times, share: attackShare(before, await metered(s), times.length), rssBefore }
 }

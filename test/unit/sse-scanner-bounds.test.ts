@@ -81,3 +81,25 @@ describe('SseScanner: the hold of strip mode is bounded', () => {
     expect(asked).toBeLessThan(20)
   })
 })
+
+describe('SseScanner: usage found across the parts of an event, without joining it', () => {
+  const usage = 'data: {"choices":[],"usage" : {"prompt_tokens":7}}\n\n'
+  const nul = 'data: {"choices":[{"index":0}],"usage":null}\n\n'
+  for (let size = 1; size <= 12; size++) {
+    it(`finds a usage object split into ${size}-byte chunks, and not a null usage`, () => {
+      const scanner = new SseScanner(undefined, true)
+      feed(scanner, Buffer.from(nul + usage + nul + 'data: [DONE]\n\n'), size)
+      expect(scanner.usageEvent?.toString()).toBe(usage)
+      const none = new SseScanner(undefined, true)
+      feed(none, Buffer.from(nul + nul), size)
+      expect(none.usageEvent).toBeUndefined()
+    })
+  }
+
+  it('finds it in a large event split into 64 KiB chunks', () => {
+    const scanner = new SseScanner(undefined, true)
+    const big = Buffer.from(`data: {"pad":"${'a'.repeat(300_000)}","usage":{"prompt_tokens":9}}\n\n`)
+    feed(scanner, big, 65536)
+    expect(JSON.parse(sseData(scanner.usageEvent!)!).usage.prompt_tokens).toBe(9)
+  })
+})
