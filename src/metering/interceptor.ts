@@ -77,8 +77,8 @@ function tokensOf (s: UsageSummary): TokenUsage {
  * - buffered answers: usage from the JSON body (a scan for the last `"usage"` value, the
  *   whole body only when the model must come from it), `x-gateway-cost-usd` in the head;
  * - streams: usage from the last event (or the stripped chunk), estimated when missing;
- *   an event over `maxEventBytes` ends the stream (the upstream request is aborted, the
- *   client's stream ends cleanly after the last whole event) and is estimated;
+ *   an event over `maxEventBytes` ends the stream (the upstream request is aborted, and
+ *   the client's stream ends cleanly where the event was cut) and is estimated;
  * - answers that could not be read whole are estimated from the bytes that came: a JSON
  *   answer too large to buffer (relayed `piped`), or one that broke before it was sent
  *   (`GW_ERR_UPSTREAM_BROKEN`: the upstream probably consumed the tokens);
@@ -194,8 +194,8 @@ class MeterHandler extends ForwardingHandler {
     // Recorded (and journaled) before the end goes outwards: limits settles on a spend
     // that is already counted, and the client's last byte follows a durable record.
     if (!this.recorded) this.record()
-    // A cut stream ended on a whole event: for the client it ends cleanly (the terminal
-    // saw its own abort), the estimate's reason says why.
+    // A cut stream ends cleanly for the client, after what was relayed (the terminal saw
+    // its own abort, not the client's); the estimate's reason says why.
     const outcome = this.cut ? 'ok' : end.outcome
     this.inner.onResponseEnd(controller, usage === undefined && !this.cut ? end : { outcome, usage })
   }
