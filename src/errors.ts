@@ -48,6 +48,7 @@ export const catalogue = {
   GW_ERR_ROUTE_NOT_ALLOWED: { status: 403, type: 'invalid_request_error', code: 'route_not_allowed', message: 'This key may not call %s.' },
   GW_ERR_MODEL_NOT_PRICED: { status: 403, type: 'invalid_request_error', code: 'model_not_priced', message: 'The model %s has no price in this gateway, so a budgeted key may not use it. Ask your gateway admin to add it to the pricing table.' },
   GW_ERR_OBJECT_NOT_FOUND: { status: 404, type: 'invalid_request_error', code: 'not_found', message: 'No such %s: %s' },
+  GW_ERR_UPSTREAM_BROKEN: { status: 502, type: 'api_error', code: 'upstream_error', message: 'The upstream API broke off its answer (%s); the request may still have been billed upstream, so the gateway did not retry it.' },
   GW_ERR_UPSTREAM_REDIRECT: { status: 502, type: 'api_error', code: 'upstream_redirect', message: 'The upstream API answered with a redirect, which the gateway does not follow.' },
   GW_ERR_OBJECTS_UNAVAILABLE: { status: 503, type: 'api_error', code: 'store_unavailable', message: 'Object ownership cannot be checked right now (store unreachable); nothing was sent upstream.' },
   // Resources.

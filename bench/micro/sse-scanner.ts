@@ -8,7 +8,8 @@ import { group } from './harness.js'
  * for it), cut four ways: one chunk per event (what upstreams send), 16-byte slivers
  * (worst case: every event split many times), 4 KB blocks (many events per chunk), and a
  * 200 KB event in 64 KB chunks. Pass-through mode (client asked for usage) and strip
- * mode (gateway removes the usage chunk). Per op = one whole stream.
+ * mode (gateway removes the usage chunk), and strip mode with the usage watch metering
+ * uses. Per op = one whole stream.
  */
 
 function cut (bytes: Buffer, size: number): Buffer[] {
@@ -31,8 +32,8 @@ const shapes: Array<[string, Buffer[]]> = [
 let written = 0
 const write = (c: Buffer): void => { written += c.length }
 
-function run (chunks: readonly Buffer[], strip: boolean): number {
-  const s = new SseScanner(strip ? usageChunkHold : undefined)
+function run (chunks: readonly Buffer[], strip: boolean, watchUsage = false): number {
+  const s = new SseScanner(strip ? usageChunkHold : undefined, watchUsage)
   for (const c of chunks) s.push(c, write)
   s.end(write)
   return s.events + written
@@ -42,6 +43,7 @@ export function sseScannerBench (timeMs?: number): string {
   return shapes.map(([name, chunks]) => group(`SSE scanner, ${name} (${chunks.length} chunks, ${chunks.reduce((n, c) => n + c.length, 0)} bytes)`, [
     { name: 'no scanner (write only)', fn: () => { for (const c of chunks) write(c); return written } },
     { name: 'pass-through', fn: () => run(chunks, false) },
-    { name: 'strip usage chunk', fn: () => run(chunks, true) }
+    { name: 'strip usage chunk', fn: () => run(chunks, true) },
+    { name: 'strip, and watch for usage (metering)', fn: () => run(chunks, true, true) }
   ], timeMs)).join('\n\n')
 }

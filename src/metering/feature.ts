@@ -59,7 +59,9 @@ export function createMeteringFeature (ctx: FeatureContext, options: { flushMs?:
   const interceptor = meteringInterceptor({
     prices,
     background: new BackgroundBilling(ctx.redis !== undefined ? redisBackgroundTracker(ctx.redis) : sqliteBackgroundTracker(ctx.sqlite!)),
-    onRecord
+    onRecord,
+    maxEventBytes: ctx.config.MAX_EVENT_BYTES,
+    maxDecodedBytes: ctx.config.MAX_BUFFERED_BYTES
   })
   return {
     name: 'metering',

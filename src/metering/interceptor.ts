@@ -2,9 +2,10 @@ import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib'
 import type { KeyPrincipal } from '../auth/principal.js'
 import type { GatewayError } from '../errors.js'
 import { ForwardingHandler, type Controller, type GatewayRequest, type Interceptor, type Outcome, type ResponseEnd, type ResponseHandler, type ResponseHead, type UsageSummary } from '../proxy/interceptor.js'
-import { SseScanner, sseData, type Write } from '../proxy/sse-scanner.js'
+import { DEFAULT_MAX_EVENT_BYTES, SseScanner, sseData, type Write } from '../proxy/sse-scanner.js'
+import { bodyKind, BrokenAnswer } from '../proxy/upstream.js'
 import { backgroundReadId, type BackgroundBilling, type BackgroundOwner, type BackgroundStep } from './background.js'
-import { ESTIMATE_KEEP_BYTES, estimateInputTokens, estimateOutputTokens, estimateUsage } from './estimate.js'
+import { ESTIMATE_KEEP_BYTES, estimateInputTokens, estimateOutputTokens, estimateUsage, tokensFromBytes } from './estimate.js'
 import { formatUsd } from './money.js'
 import { priceUsage, type PricedModel, type PriceTable } from './pricing.js'
 import type { UsageRecord } from './record.js'
@@ -17,6 +18,10 @@ export interface MeteringOptions {
   readonly onRecord: (record: UsageRecord, estimateReason: string | undefined) => void
   /** Bills background responses when they are read back finished (optional). */
   readonly background?: BackgroundBilling
+  /** An SSE event larger than this ends its stream, estimated (MAX_EVENT_BYTES). */
+  readonly maxEventBytes?: number
+  /** A compressed buffered body is decoded up to this many bytes (MAX_BUFFERED_BYTES). */
+  readonly maxDecodedBytes?: number
 }
 
 const CHAT = '/v1/chat/completions'
@@ -72,6 +77,11 @@ function tokensOf (s: UsageSummary): TokenUsage {
  * - buffered answers: usage from the JSON body (a scan for the last `"usage"` value, the
  *   whole body only when the model must come from it), `x-gateway-cost-usd` in the head;
  * - streams: usage from the last event (or the stripped chunk), estimated when missing;
+ *   an event over `maxEventBytes` ends the stream (the upstream request is aborted, and
+ *   the client's stream ends cleanly where the event was cut) and is estimated;
+ * - answers that could not be read whole are estimated from the bytes that came: a JSON
+ *   answer too large to buffer (relayed `piped`), or one that broke before it was sent
+ *   (`GW_ERR_UPSTREAM_BROKEN`: the upstream probably consumed the tokens);
  * - the usage goes outwards in `ResponseEnd.usage` and one UsageRecord to `onRecord`;
  * - a cache hit (`x-gateway-cache: HIT` in the head) costs 0 and counts as saved;
  * - background responses: remembered when created, billed to their creator once when
@@ -113,6 +123,10 @@ class MeterHandler extends ForwardingHandler {
   private totalBytes = 0
   private done = false
   private recorded = false
+  /** The stream was ended here: an event outgrew `maxEventBytes`. */
+  private cut = false
+  /** Bytes of a body that should have been buffered but came `piped` (too large), or -1. */
+  private pipedBytes = -1
 
   constructor (
     inner: ResponseHandler,
@@ -138,9 +152,12 @@ class MeterHandler extends ForwardingHandler {
     } else if (head.kind === 'sse' && (this.metered || this.owner !== undefined) && head.status < 300) {
       // Whatever the request asked for: an SSE answer to a non-stream request is metered
       // too, and a background response read back as a stream is billed to its creator.
-      this.scanner = new SseScanner(this.strip ? usageChunkHold : undefined, true)
+      this.scanner = new SseScanner(this.strip ? usageChunkHold : undefined, true, this.opts.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES)
       this.kept = []
       this.write = (chunk) => { this.inner.onResponseData(controller, chunk) }
+    } else if (head.kind === 'piped' && this.metered && head.status < 300 && bodyKind(head.status, head.headers['content-type']) === 'buffered') {
+      // A JSON answer too large to buffer: only its size is seen on the way.
+      this.pipedBytes = 0
     }
     this.inner.onResponseStart(controller, head)
   }
@@ -148,9 +165,11 @@ class MeterHandler extends ForwardingHandler {
   override onResponseData (controller: Controller, chunk: Buffer): void {
     const scanner = this.scanner
     if (scanner === undefined) {
+      if (this.pipedBytes >= 0) this.pipedBytes += chunk.length
       this.inner.onResponseData(controller, chunk)
       return
     }
+    if (this.cut) return
     // Per chunk only a reference (up to ESTIMATE_KEEP_BYTES) and a count: parsing waits for the end.
     this.totalBytes += chunk.length
     if (this.keptBytes < ESTIMATE_KEEP_BYTES) {
@@ -158,29 +177,39 @@ class MeterHandler extends ForwardingHandler {
       this.keptBytes += chunk.length
     }
     scanner.push(chunk, this.write!)
+    if (scanner.overflowed) {
+      this.cut = true
+      controller.abort(new Error('an upstream SSE event is larger than MAX_EVENT_BYTES'))
+    }
   }
 
   override onResponseEnd (controller: Controller, end: ResponseEnd): void {
     if (this.scanner !== undefined) {
       this.scanner.end(this.write!)
       this.meterStream(end.outcome)
+    } else if (this.pipedBytes >= 0 && this.usage === undefined) {
+      this.estimateFromBytes(this.pipedBytes, 'too_large')
     }
     const usage = this.usage
     // Recorded (and journaled) before the end goes outwards: limits settles on a spend
     // that is already counted, and the client's last byte follows a durable record.
     if (!this.recorded) this.record()
-    this.inner.onResponseEnd(controller, usage === undefined ? end : { outcome: end.outcome, usage })
+    // A cut stream ends cleanly for the client, after what was relayed (the terminal saw
+    // its own abort, not the client's); the estimate's reason says why.
+    const outcome = this.cut ? 'ok' : end.outcome
+    this.inner.onResponseEnd(controller, usage === undefined && !this.cut ? end : { outcome, usage })
   }
 
   override onResponseError (controller: Controller, error: GatewayError): void {
     if (this.scanner !== undefined) this.meterStream('upstream_error')
+    else if (error.cause instanceof BrokenAnswer && this.metered && this.usage === undefined) this.estimateFromBytes(error.cause.bytesReceived, 'upstream_error')
     if (!this.recorded) this.record()
     this.inner.onResponseError(controller, error)
   }
 
   /** A buffered answer: usage from the body, and the cost header. */
   private meterBody (head: ResponseHead): void {
-    const body = plainBody(head)
+    const body = plainBody(head, this.opts.maxDecodedBytes ?? MAX_DECODED_BYTES)
     const o = this.opts
     if (body === null) {
       // Compressed (despite accept-encoding: identity) in a way that cannot be read: estimated.
@@ -219,6 +248,13 @@ class MeterHandler extends ForwardingHandler {
     head.headers[COST_HEADER] = u === undefined ? '0' : formatUsd(u.costNanos)
   }
 
+  /** An answer seen only as a byte count: its output estimated from its size. */
+  private estimateFromBytes (bytes: number, reason: string): void {
+    const input = estimateInputTokens(this.req.json, this.req.body?.length ?? 0)
+    this.reason = reason
+    this.usage = summarize(this.priced, estimateUsage(input, tokensFromBytes(bytes)), true, this.hit)
+  }
+
   private estimateBuffered (raw: Buffer): void {
     const input = estimateInputTokens(this.req.json, this.req.body?.length ?? 0)
     this.reason = 'undecodable'
@@ -232,6 +268,11 @@ class MeterHandler extends ForwardingHandler {
     const kept = this.kept ?? []
     this.kept = undefined
     const s = this.scanner!
+    if (this.cut) {
+      // What came of the event that was too large is no whole event: its bytes are the measure.
+      if (this.metered && this.status < 300) this.estimateFromBytes(this.totalBytes, 'event_too_large')
+      return
+    }
     const event = streamEvent(s.strippedEvent ?? s.usageEvent ?? s.lastEvent)
     const exact = usageFromStreamEvent(event)
     if (this.owner !== undefined) {
@@ -349,7 +390,7 @@ const DECODERS: Record<string, (b: Buffer, o: { maxOutputLength: number }) => Bu
  * (the client still gets the bytes as sent, with their content-encoding); null when it
  * cannot be decoded.
  */
-function plainBody (head: ResponseHead): Buffer | undefined | null {
+function plainBody (head: ResponseHead, maxDecodedBytes: number): Buffer | undefined | null {
   const body = head.body
   const encoding = head.headers['content-encoding']
   if (body === undefined || encoding === undefined || body.length === 0) return body
@@ -358,7 +399,7 @@ function plainBody (head: ResponseHead): Buffer | undefined | null {
   const decode = DECODERS[name]
   if (decode === undefined) return null
   try {
-    return decode(body, { maxOutputLength: MAX_DECODED_BYTES })
+    return decode(body, { maxOutputLength: maxDecodedBytes })
   } catch {
     return null
   }

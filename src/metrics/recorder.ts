@@ -108,6 +108,7 @@ class RecordSink {
 const UPSTREAM_OUTCOMES: Partial<Record<GatewayError['code'], Recorded>> = {
   GW_ERR_UPSTREAM_UNAVAILABLE: 'upstream_error',
   GW_ERR_UPSTREAM_TIMEOUT: 'upstream_timeout',
+  GW_ERR_UPSTREAM_BROKEN: 'upstream_error',
   GW_ERR_CLIENT_CLOSED: 'client_abort'
 }
 

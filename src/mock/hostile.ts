@@ -18,8 +18,10 @@ import { chatCompletion, chatStreamEvents, DEFAULT_USAGE } from './upstream.js'
  *   reset-sse      a few SSE events, then the socket is destroyed
  *   gzip, br       the JSON answer compressed, despite `accept-encoding: identity`
  *   continue       an unsolicited `100 Continue`, then the JSON answer
+ *   early-hints    `102 Processing` and `103 Early Hints` before the answer (JSON or SSE)
+ *   gzip-sse       the SSE answer gzip-compressed (usage in its last chunk)
  */
-export type Attack = 'huge-event' | 'late-choices' | 'big-json' | 'short-length' | 'reset-json' | 'reset-sse' | 'gzip' | 'br' | 'continue'
+export type Attack = 'huge-event' | 'late-choices' | 'big-json' | 'short-length' | 'reset-json' | 'reset-sse' | 'gzip' | 'br' | 'continue' | 'early-hints' | 'gzip-sse'
 
 export interface HostileUpstream {
   readonly url: string
@@ -116,6 +118,22 @@ async function answer (req: IncomingMessage, body: Buffer, res: ServerResponse):
       res.end(packed)
       return
     }
+    case 'early-hints':
+      res.writeProcessing()
+      res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' })
+      if (streamed(body)) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' })
+        for (const e of chatStreamEvents(model, 5, DEFAULT_USAGE)) res.write(e)
+        res.end()
+        return
+      }
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(json())
+      return
+    case 'gzip-sse':
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'content-encoding': 'gzip' })
+      res.end(gzipSync(chatStreamEvents(model, 5, DEFAULT_USAGE).join('')))
+      return
     case 'continue':
       res.writeContinue()
       res.writeHead(200, { 'content-type': 'application/json' })

@@ -74,9 +74,14 @@ export class ClientResponse implements ResponseHandler {
     if (!this.res.write(chunk)) controller.pause()
   }
 
-  onResponseEnd (_controller: Controller, _end: ResponseEnd): void {
-    // A broken stream still ends cleanly (chunked terminator): what arrived stays valid.
-    if (!this.res.writableEnded && !this.res.destroyed) this.res.end()
+  onResponseEnd (_controller: Controller, end: ResponseEnd): void {
+    const res = this.res
+    if (!res.writableEnded && !res.destroyed) {
+      // A stream the upstream broke is cut, not ended: without the chunked terminator the
+      // client knows it is truncated (a clean end would pass it off as complete).
+      if (end.outcome === 'upstream_error' || end.outcome === 'upstream_timeout') res.destroy()
+      else res.end()
+    }
     this.finish()
   }
 

@@ -1,6 +1,7 @@
 import { Pool, type Dispatcher } from 'undici'
 import type { GatewayConfig } from '../config/schema.js'
-import { gatewayError } from '../errors.js'
+import { gatewayError, type GatewayError } from '../errors.js'
+import { BodyBuffer } from './body-buffer.js'
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js'
 import type { BodyKind, Controller, Dispatch, GatewayRequest, ResponseHandler } from './interceptor.js'
 import { errorCode, upstreamError } from './upstream-errors.js'
@@ -17,6 +18,8 @@ export interface UpstreamTarget {
   /** `Bearer <upstream key>`, or undefined when no key is configured. */
   readonly authorization: string | undefined
   readonly headersTimeoutMs: number
+  /** A body meant to be buffered that grows past this is relayed as it comes instead. */
+  readonly maxBufferedBytes: number
   readonly dispatcher: Dispatcher
   close (): Promise<void>
 }
@@ -39,6 +42,7 @@ export function createUpstreamTarget (opts: { name: string, baseUrl: string, api
     basePath: url.pathname.replace(/\/+$/, ''),
     authorization: opts.apiKey !== undefined ? `Bearer ${opts.apiKey}` : undefined,
     headersTimeoutMs: config.UPSTREAM_TIMEOUT_MS,
+    maxBufferedBytes: config.MAX_BUFFERED_BYTES,
     close: () => pool.close()
   }
 }
@@ -57,11 +61,39 @@ export function bodyKind (status: number, contentType: string | string[] | undef
 }
 
 /**
+ * The cause of `GW_ERR_UPSTREAM_BROKEN`: how much of the answer had arrived when it broke
+ * (metering estimates what it cost from it).
+ */
+export class BrokenAnswer extends Error {
+  constructor (readonly bytesReceived: number, cause: unknown) {
+    super('the upstream answer broke off', { cause })
+  }
+}
+
+/** Why a body broke, for the client's 502: a table of the undici codes that mean it. */
+const BROKEN_BODY: Record<string, string> = {
+  UND_ERR_SOCKET: 'the connection closed before the end of the body',
+  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'the body is shorter than its content-length',
+  UND_ERR_BODY_TIMEOUT: 'the body stalled',
+  ECONNRESET: 'the connection was reset mid-body'
+}
+
+function brokenError (err: Error, bytes: number, why?: string): GatewayError {
+  const code = errorCode(err)
+  return gatewayError('GW_ERR_UPSTREAM_BROKEN', [why ?? ((code !== undefined && BROKEN_BODY[code]) || 'the body broke off')], { cause: new BrokenAnswer(bytes, err) })
+}
+
+/**
  * The terminal of the request path: sends the request to `target` with undici's
  * `dispatch()` and drives `handler` from undici's handler calls (no body stream, no
  * promise per request).
  * - connection errors and the headers timeout → `onResponseError` (502 / 504) before any head;
  * - upstream 4xx/5xx → `onResponseStart` with that status, buffered;
+ * - a body to buffer that is (or grows) larger than `maxBufferedBytes` goes on as
+ *   `piped` from then on: memory stays bounded by about that limit;
+ * - a buffered body that breaks → `onResponseError(GW_ERR_UPSTREAM_BROKEN)` (nothing of
+ *   it went out yet, so the client gets a clear 502, never a truncated 200);
+ * - informational answers (1xx) are skipped: the final one follows;
  * - `controller.abort()` aborts the upstream request.
  * @example const dispatch = compose(upstreamDispatch(target), recorder, limits)
  */
@@ -101,8 +133,7 @@ class UpstreamCall implements Dispatcher.DispatchHandler, Controller {
   private headers: Record<string, string | string[]> | undefined
   private ttfbMs = 0
   private upstreamRequestId: string | undefined
-  private chunks: Buffer[] | undefined
-  private bytes = 0
+  private buffered: BodyBuffer | undefined
   private done = false
 
   constructor (private readonly target: UpstreamTarget, private readonly request: GatewayRequest, private readonly handler: ResponseHandler) {}
@@ -133,6 +164,9 @@ class UpstreamCall implements Dispatcher.DispatchHandler, Controller {
   }
 
   onResponseStart (_controller: UndiciController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    // 102 Processing, 103 Early Hints: not the answer, which follows on the same request.
+    // (An unsolicited 100 Continue never gets here: undici closes the socket first.)
+    if (statusCode < 200) return
     this.ttfbMs = performance.now() - this.request.startedAt
     const id = headers['x-request-id']
     this.upstreamRequestId = typeof id === 'string' ? id : undefined
@@ -143,27 +177,46 @@ class UpstreamCall implements Dispatcher.DispatchHandler, Controller {
     out['x-gateway-upstream'] = this.target.name
     this.headers = out
     if (this.kind === 'buffered') {
-      this.chunks = []
-      return
+      // Known to be too large already: relayed as it comes from the first byte.
+      const length = Number(headers['content-length'])
+      if (length > this.target.maxBufferedBytes) this.kind = 'piped'
+      else {
+        this.buffered = new BodyBuffer(Number.isSafeInteger(length) ? length : 0)
+        return
+      }
     }
     this.handler.onResponseStart(this, { status: statusCode, headers: out, kind: this.kind, ttfbMs: this.ttfbMs, upstreamRequestId: this.upstreamRequestId })
   }
 
   onResponseData (_controller: UndiciController, chunk: Buffer): void {
-    if (this.chunks !== undefined) {
-      this.chunks.push(chunk)
-      this.bytes += chunk.length
-      return
+    const buffered = this.buffered
+    if (buffered !== undefined) {
+      if (buffered.length + chunk.length <= this.target.maxBufferedBytes) {
+        buffered.push(chunk)
+        return
+      }
+      this.unbuffer()
+      if (this.done) return
     }
     this.handler.onResponseData(this, chunk)
+  }
+
+  /** A buffered body outgrew its bound: the head goes out as `piped`, then what arrived. */
+  private unbuffer (): void {
+    const kept = this.buffered!.body()
+    this.buffered = undefined
+    this.kind = 'piped'
+    this.handler.onResponseStart(this, { status: this.status, headers: this.headers!, kind: 'piped', ttfbMs: this.ttfbMs, upstreamRequestId: this.upstreamRequestId })
+    // A handler may have aborted on the head (a redirect, a retry): then nothing more goes.
+    if (!this.done && kept.length > 0) this.handler.onResponseData(this, kept)
   }
 
   onResponseEnd (): void {
     if (this.done) return
     this.done = true
-    if (this.chunks !== undefined) {
-      const c = this.chunks
-      const body = c.length === 1 ? c[0]! : Buffer.concat(c, this.bytes)
+    if (this.buffered !== undefined) {
+      const body = this.buffered.body()
+      this.buffered = undefined
       this.handler.onResponseStart(this, { status: this.status, headers: this.headers!, kind: 'buffered', body, ttfbMs: this.ttfbMs, upstreamRequestId: this.upstreamRequestId })
     }
     this.handler.onResponseEnd(this, { outcome: 'ok' })
@@ -178,13 +231,18 @@ class UpstreamCall implements Dispatcher.DispatchHandler, Controller {
       return
     }
     if (this.kind === undefined) {
-      this.handler.onResponseError(this, upstreamError(err, this.target.headersTimeoutMs))
+      // undici refuses an unsolicited `100 Continue` this way: the request went and the
+      // upstream began to answer, so it is a broken answer (not retried), not an unreachable one.
+      const continued = errorCode(err) === 'UND_ERR_SOCKET' && err.message === 'bad response'
+      this.handler.onResponseError(this, continued ? brokenError(err, 0, 'it sent an unexpected 100 Continue') : upstreamError(err, this.target.headersTimeoutMs))
       return
     }
-    if (this.chunks !== undefined) {
-      // A buffered body that broke: the client gets what arrived, and the outcome says so.
-      const body = Buffer.concat(this.chunks, this.bytes)
-      this.handler.onResponseStart(this, { status: this.status, headers: this.headers!, kind: 'buffered', body, ttfbMs: this.ttfbMs, upstreamRequestId: this.upstreamRequestId })
+    if (this.buffered !== undefined) {
+      // Nothing of a buffered body went out yet: a clear 502 rather than a truncated 200.
+      const bytes = this.buffered.length
+      this.buffered = undefined
+      this.handler.onResponseError(this, brokenError(err, bytes))
+      return
     }
     this.handler.onResponseEnd(this, { outcome: errorCode(err) === 'UND_ERR_BODY_TIMEOUT' ? 'upstream_timeout' : 'upstream_error' })
   }
