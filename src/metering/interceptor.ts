@@ -357,9 +357,11 @@ function streamModel (event: unknown): string | undefined {
  */
 export function usageRecord (req: GatewayRequest, u: UsageSummary, priced: PricedModel, key: { id: string, name: string }, hit: boolean): UsageRecord {
   const mine = key.id === req.principal.id
-  const team = { teamId: mine ? req.principal.teamId : null, teamName: mine ? req.principal.teamName : null }
+  // A plain literal: on Node 20 a literal that starts with a spread and adds fields after
+  // it takes V8's slow path, tens of µs per record (bench/micro/usage-record.ts).
   return {
-    ...team,
+    teamId: mine ? req.principal.teamId : null,
+    teamName: mine ? req.principal.teamName : null,
     keyId: key.id,
     keyName: key.name,
     model: priced.model,
