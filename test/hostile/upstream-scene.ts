@@ -1,6 +1,6 @@
 import { request, type IncomingHttpHeaders } from 'node:http'
 import { expect } from 'vitest'
-import { ATTACK_ADMIN, ATTACK_KEY, baseline, bystander, normalRequest, settleRss, startGatewayProcess, startHostileProcess, type GatewayProcess, type HostileProcess } from '../helpers/attack.js'
+import { ATTACK_ADMIN, ATTACK_KEY, baseline, bystander, expectBystanderUnharmed, normalRequest, settleRss, startGatewayProcess, startHostileProcess, type GatewayProcess, type HostileProcess } from '../helpers/attack.js'
 import { Scrape } from '../metrics/prom-text.js'
 import type { Attack } from '../../src/mock/hostile.js'
 import { DEFAULT_USAGE } from '../../src/mock/upstream.js'
@@ -42,16 +42,13 @@ export async function underAttack<T> (s: Scene, attack: () => Promise<T>): Promi
 
 /**
  * The gateway came through: alive, every bystander request answered in under 2 s and
- * their median within 100 ms of the baseline, and its memory back within 50 MiB of what
+ * their median near the baseline (BYSTANDER_SLACK_MS), and its memory back within 50 MiB of what
  * it was before the attack, plus `garbage`: what the attack may leave for the collector,
  * whose next run is V8's choice (a buffered answer of MAX_BUFFERED_BYTES is freed then).
  */
 export async function expectUnharmed (s: Scene, times: readonly number[], rssBefore: number, garbage = 0): Promise<void> {
   expect(s.g.alive()).toBe(true)
-  expect(times.length).toBeGreaterThan(0)
-  expect(Math.max(...times)).toBeLessThan(2000)
-  const sorted = [...times].sort((a, b) => a - b)
-  expect(sorted[sorted.length >> 1]!).toBeLessThan(s.base + 100)
+  expectBystanderUnharmed(times, s.base)
   // Freed memory goes back when the collector runs: normal traffic goes on meanwhile, as it would.
   const bound = 50 * 1024 * 1024 + garbage
   const end = Date.now() + 30_000
