@@ -133,6 +133,8 @@ export function scanReferences (json: Readonly<Record<string, unknown>>): { refs
   const values: object[] = [json]
   const froms: number[] = [-1]
   const enter = (value: object, from: number, key: string | number): void => {
+    // Nothing to find in an empty array, and a body of a million of them must not cost a trail entry each.
+    if (Array.isArray(value) && value.length === 0) return
     trail.parents.push(from)
     trail.keys.push(key)
     values.push(value)
