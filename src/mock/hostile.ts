@@ -63,6 +63,18 @@ function streamed (body: Buffer): boolean {
   return /"stream"\s*:\s*true/.test(body.toString('utf8', 0, Math.min(body.length, 4096)))
 }
 
+/** What the plain mock would answer: a stream when the body asks for one, else JSON. */
+function plainAnswer (res: ServerResponse, body: Buffer, model: string): void {
+  if (streamed(body)) {
+    res.writeHead(200, { 'content-type': 'text/event-stream' })
+    for (const e of chatStreamEvents(model, 5, DEFAULT_USAGE)) res.write(e)
+    res.end()
+    return
+  }
+  res.writeHead(200, { 'content-type': 'application/json' })
+  res.end(JSON.stringify(chatCompletion(model, 5, DEFAULT_USAGE)))
+}
+
 async function answer (req: IncomingMessage, body: Buffer, res: ServerResponse): Promise<void> {
   const attack = req.headers['x-attack'] as Attack | undefined
   const mb = Number(req.headers['x-attack-mb'] ?? 16)
@@ -121,14 +133,7 @@ async function answer (req: IncomingMessage, body: Buffer, res: ServerResponse):
     case 'early-hints':
       res.writeProcessing()
       res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' })
-      if (streamed(body)) {
-        res.writeHead(200, { 'content-type': 'text/event-stream' })
-        for (const e of chatStreamEvents(model, 5, DEFAULT_USAGE)) res.write(e)
-        res.end()
-        return
-      }
-      res.writeHead(200, { 'content-type': 'application/json' })
-      res.end(json())
+      plainAnswer(res, body, model)
       return
     case 'gzip-sse':
       res.writeHead(200, { 'content-type': 'text/event-stream', 'content-encoding': 'gzip' })
@@ -140,14 +145,7 @@ async function answer (req: IncomingMessage, body: Buffer, res: ServerResponse):
       res.end(json())
       return
     default:
-      if (streamed(body)) {
-        res.writeHead(200, { 'content-type': 'text/event-stream' })
-        for (const e of chatStreamEvents(model, 5, DEFAULT_USAGE)) res.write(e)
-        res.end()
-        return
-      }
-      res.writeHead(200, { 'content-type': 'application/json' })
-      res.end(json())
+      plainAnswer(res, body, model)
   }
 }
 
