@@ -13,7 +13,7 @@ export const MAX_JSON_VALUES = 1_000_000
  * Bodies shorter than this cannot break either bound (257 nested openers and their
  * closers take 514 bytes; a million values, two bytes each at least), so the scan is skipped.
  */
-export const SCAN_FROM_BYTES = 2 * MAX_JSON_DEPTH
+const SCAN_FROM_BYTES = 2 * MAX_JSON_DEPTH
 
 export type JsonBoundsVerdict =
   | { ok: true }

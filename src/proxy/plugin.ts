@@ -4,8 +4,16 @@ import type { Dispatch, GatewayRequest, Principal } from './interceptor.js'
 import { gatewayError, type GatewayError } from '../errors.js'
 import { jsonWhatever, readBody, type BodyFacts } from './body-reader.js'
 import { boundsWhileReading, type BoundsWhileReading, type Refusal } from './bounds-while-reading.js'
-import { checkJsonBounds, SCAN_FROM_BYTES } from './json-bounds.js'
+import { checkJsonBounds } from './json-bounds.js'
+import { SMALL_BODY_BYTES } from './server-limits.js'
 import { routeTemplate } from './route-template.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The arrival scan of a large body, when there was one. */
+    bodyScan: BoundsWhileReading | undefined
+  }
+}
 
 export interface ProxyOptions<P extends Principal> {
   /** The composed request path (app.ts). */
@@ -48,14 +56,16 @@ function encoded (header: string | undefined): boolean {
 export async function proxyPlugin<P extends Principal> (app: FastifyInstance, opts: ProxyOptions<P>): Promise<void> {
   const { dispatch, principal, onStreamCount } = opts
 
-  // Bodies that may break the bounds are scanned as they arrive, and refused there.
-  const scans = new WeakMap<FastifyRequest, BoundsWhileReading>()
+  // Large bodies (and chunked ones, whose size is unknown) are scanned for the bounds as
+  // they arrive, and refused there; a small body is checked whole, which is cheaper than
+  // a stream in its way.
+  app.decorateRequest('bodyScan', undefined)
   app.addHook('preParsing', (request, _reply, payload, done) => {
     const chunked = request.headers['transfer-encoding'] !== undefined
-    if ((!chunked && !(Number(request.headers['content-length']) >= SCAN_FROM_BYTES)) || encoded(request.headers['content-encoding'])) { done(null, payload); return }
+    if ((!chunked && !(Number(request.headers['content-length']) > SMALL_BODY_BYTES)) || encoded(request.headers['content-encoding'])) { done(null, payload); return }
     const url = request.raw.url ?? request.url
     const scan = boundsWhileReading(payload, jsonWhatever(pathOf(url), request.method, request.headers['content-type']), tooComplex)
-    scans.set(request, scan)
+    request.bodyScan = scan
     done(null, scan.payload)
   })
 
@@ -72,7 +82,7 @@ export async function proxyPlugin<P extends Principal> (app: FastifyInstance, op
       method: request.method,
       contentType: request.headers['content-type'],
       contentEncoding: request.headers['content-encoding'],
-      prescan: scans.get(request)?.scannedWhole() === true ? undefined : jsonBounds
+      prescan: request.bodyScan?.scannedWhole() === true ? undefined : jsonBounds
     })
     const relay = (facts: BodyFacts): void => {
       const req: GatewayRequest<P> = {

@@ -1,7 +1,7 @@
 import type { ServerOptions, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { Transform, type Readable } from 'node:stream'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import type { GatewayConfig } from '../config/schema.js'
 import { gatewayError, type GatewayError } from '../errors.js'
 import { ParsingBudget, ParsingClaim } from './json-bounds.js'
@@ -100,8 +100,12 @@ export function answerClientError (err: Error & { code?: string }, socket: Socke
 /** Bodies this small are never refused for the budget (a typical chat request is a few KiB). */
 export const SMALL_BODY_BYTES = 64 * 1024
 
-/** One claim per request that has a body; a WeakMap, so a request that never reaches release leaks nothing. */
-const claims = new WeakMap<FastifyRequest, ParsingClaim>()
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** This request's share of the parsing budget, while its body is read. */
+    parsingClaim: ParsingClaim | undefined
+  }
+}
 
 /**
  * At most `limit` bytes of request bodies being read and parsed at once in this app:
@@ -118,19 +122,20 @@ const claims = new WeakMap<FastifyRequest, ParsingClaim>()
  */
 export function limitParsing (scope: FastifyInstance, limit: number, bodyLimit: number): ParsingBudget {
   const budget = new ParsingBudget(limit)
+  scope.decorateRequest('parsingClaim', undefined)
   scope.addHook('preParsing', (request, reply, payload, done) => {
     const chunked = request.headers['transfer-encoding'] !== undefined
     const declared = chunked ? 0 : Number(request.headers['content-length'])
     if (!chunked && !(declared > SMALL_BODY_BYTES && declared <= bodyLimit)) { done(null, payload); return }
     const claim = new ParsingClaim(budget)
-    claims.set(request, claim)
+    request.parsingClaim = claim
     reply.raw.once('close', () => { claim.release() })
     if (chunked) { done(null, counted(payload, claim)); return }
     if (!claim.take(declared)) { done(gatewayError('GW_ERR_PARSING_BUSY')); return }
     done(null, payload)
   })
   scope.addHook('preValidation', (request, _reply, done) => {
-    claims.get(request)?.release()
+    request.parsingClaim?.release()
     done()
   })
   return budget
