@@ -35,7 +35,9 @@ export function keep (rows: readonly Row[], q: ReportQuery): Row[] {
 interface Sums { input: number, cached: number, output: number, requests: number, costNanos: number }
 
 /** Groups one day's rows by the asked fields; each group keeps one representative row for its field values. */
-function groupDay (rows: readonly Row[], fields: { project: boolean, key: boolean, model: boolean }): Array<{ row: Row, sums: Sums }> {
+interface Grouping { readonly project: boolean, readonly key: boolean, readonly model: boolean }
+
+function groupDay (rows: readonly Row[], fields: Grouping): Array<{ row: Row, sums: Sums }> {
   const groups = new Map<string, { row: Row, sums: Sums }>()
   for (const r of rows) {
     const id = (fields.project ? r.teamId ?? '' : '') + '\0' + (fields.key ? r.keyId : '') + '\0' + (fields.model ? r.model : '')
@@ -53,6 +55,16 @@ function groupDay (rows: readonly Row[], fields: { project: boolean, key: boolea
 
 const nullable = (on: boolean, v: string | null | undefined): string | null => on && v !== undefined && v !== '' ? v : null
 
+/** One bucket per day, its results one per group of that day's rows. */
+function bucketsOf<T> (rows: readonly Row[], buckets: readonly Bucket[], fields: Grouping, result: (g: { row: Row, sums: Sums }) => T) {
+  return buckets.map((b) => ({
+    object: 'bucket' as const,
+    start_time: b.start,
+    end_time: b.end,
+    results: groupDay(rows.filter((r) => r.day === b.day), fields).map(result)
+  }))
+}
+
 /**
  * `organization.usage.completions.result`s of each bucket: tokens and model requests,
  * the grouped fields filled in and every other field null.
@@ -61,25 +73,20 @@ export function usageBuckets (rows: readonly Row[], q: ReportQuery, buckets: rea
   const project = q.groups.has('project_id')
   const key = q.groups.has('api_key_id')
   const model = q.groups.has('model')
-  return buckets.map((b) => ({
-    object: 'bucket' as const,
-    start_time: b.start,
-    end_time: b.end,
-    results: groupDay(rows.filter((r) => r.day === b.day), { project, key, model }).map(({ row, sums }) => ({
-      object: 'organization.usage.completions.result' as const,
-      input_tokens: sums.input,
-      output_tokens: sums.output,
-      input_cached_tokens: sums.cached,
-      input_audio_tokens: 0,
-      output_audio_tokens: 0,
-      num_model_requests: sums.requests,
-      project_id: nullable(project, row.teamId),
-      user_id: null,
-      api_key_id: nullable(key, row.keyId),
-      model: nullable(model, row.model),
-      batch: null,
-      service_tier: null
-    }))
+  return bucketsOf(rows, buckets, { project, key, model }, ({ row, sums }) => ({
+    object: 'organization.usage.completions.result' as const,
+    input_tokens: sums.input,
+    output_tokens: sums.output,
+    input_cached_tokens: sums.cached,
+    input_audio_tokens: 0,
+    output_audio_tokens: 0,
+    num_model_requests: sums.requests,
+    project_id: nullable(project, row.teamId),
+    user_id: null,
+    api_key_id: nullable(key, row.keyId),
+    model: nullable(model, row.model),
+    batch: null,
+    service_tier: null
   }))
 }
 
@@ -92,17 +99,12 @@ export function costBuckets (rows: readonly Row[], q: ReportQuery, buckets: read
   const project = q.groups.has('project_id')
   const key = q.groups.has('api_key_id')
   const line = q.groups.has('line_item')
-  return buckets.map((b) => ({
-    object: 'bucket' as const,
-    start_time: b.start,
-    end_time: b.end,
-    results: groupDay(rows.filter((r) => r.day === b.day), { project, key, model: line }).map(({ row, sums }) => ({
-      object: 'organization.costs.result' as const,
-      amount: { value: nanosToUsd(sums.costNanos), currency: 'usd' },
-      line_item: nullable(line, row.model),
-      project_id: nullable(project, row.teamId),
-      api_key_id: nullable(key, row.keyId),
-      quantity: null
-    }))
+  return bucketsOf(rows, buckets, { project, key, model: line }, ({ row, sums }) => ({
+    object: 'organization.costs.result' as const,
+    amount: { value: nanosToUsd(sums.costNanos), currency: 'usd' },
+    line_item: nullable(line, row.model),
+    project_id: nullable(project, row.teamId),
+    api_key_id: nullable(key, row.keyId),
+    quantity: null
   }))
 }
